@@ -1,0 +1,58 @@
+# CareNav: `make run` and `make test` set everything up on a fresh machine (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV := .venv
+PY := $(VENV)/bin/python
+CARENAV := $(VENV)/bin/carenav
+RASA := $(VENV)/bin/rasa
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha256sum | cut -c1-12)
+
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 3
+export SQLALCHEMY_SILENCE_UBER_WARNING := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help install store model run test test-fast eval clean pg-start pg-stop
+
+help:
+	@echo "make run    set up (venv, store, model) and start the assistant on localhost"
+	@echo "make test   set up and run the whole test suite (what CI runs)"
+	@echo "make eval   NLU accuracy on the held-out set, ours against Rasa's default pipeline"
+
+$(STAMP): pyproject.toml
+	@py=$$(scripts/find-python310) || exit 1; \
+	if [ ! -x $(PY) ] || ! $(PY) -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null; then \
+	  echo "creating $(VENV) with $$py"; rm -rf $(VENV); $$py -m venv $(VENV) || exit 1; \
+	fi
+	@echo "installing CareNav and its dependencies into $(VENV) (about 2 minutes the first time)..."
+	@$(PY) -m pip install -q --upgrade pip setuptools wheel
+	@$(PY) -m pip install -q -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+install: $(STAMP)
+
+store: install
+	@$(CARENAV) db init
+	@$(CARENAV) db seed --if-empty
+
+model: install
+	@$(CARENAV) train
+
+run: install store model
+	@$(CARENAV) run
+
+pg-start:
+	@scripts/pg-test-server start >/dev/null
+
+pg-stop:
+	@scripts/pg-test-server stop
+
+test: install model
+	@url=$$(scripts/pg-test-server start) || exit 1; \
+	status=0; \
+	CARENAV_TEST_PG_URL=$$url $(PY) -m pytest -q -p no:cacheprovider || status=$$?; \
+	scripts/pg-test-server stop; exit $$status
+
+clean:
+	rm -rf models results var .pytest_cache

@@ -1,0 +1,1 @@
+"""Rasa SDK actions: each reads slots and metadata, calls one service in bot/, dispatches responses."""

@@ -1,0 +1,165 @@
+"""The `carenav` command line: store set-up, demo data, FHIR import, tokens and running."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Optional, Sequence
+
+from bot.store.db import Database, StoreConfigError
+
+log = logging.getLogger("carenav")
+
+
+def _open_store(create: bool = False) -> Database:
+    db = Database()
+    if create:
+        db.create_schema()
+    else:
+        db.check()
+    return db
+
+
+def cmd_db_init(args: argparse.Namespace) -> int:
+    db = _open_store(create=True)
+    print(f"care-plan store ready at {db.safe_url}")
+    return 0
+
+
+def cmd_db_seed(args: argparse.Namespace) -> int:
+    from bot.store.queries import CareStore
+    from bot.store.seed import seed_demo
+
+    db = _open_store(create=True)
+    if args.if_empty and CareStore(db).list_patients():
+        print(f"the care-plan store at {db.safe_url} already has patients; left as it is")
+        return 0
+    counts = seed_demo(db)
+    summary = ", ".join(f"{n} {kind}" for kind, n in counts.items()) if isinstance(counts, dict) else ""
+    print(f"demo data loaded into {db.safe_url}" + (f": {summary}" if summary else ""))
+    return 0
+
+
+def cmd_patients(args: argparse.Namespace) -> int:
+    db = _open_store()
+    from bot.store.queries import CareStore
+
+    for patient_id, name in CareStore(db).list_patients():
+        print(f"{patient_id}\t{name}")
+    return 0
+
+
+def cmd_import_fhir(args: argparse.Namespace) -> int:
+    from bot.store.fhir_import import run_import_command
+
+    db = _open_store(create=True)
+    return run_import_command(db, args.paths, skip_invalid=args.skip_invalid,
+                              show_progress=not args.no_progress)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from bot.modeling import train_if_stale
+
+    train_if_stale(config=args.config, force=args.force)
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.modeling import model_path
+    from bot.runner import Assistant, Ports
+
+    _open_store()
+    model = model_path()
+    if not model.exists():
+        print(f"carenav: no trained model for the current data ({model.name}); run 'make run' "
+              "or 'carenav train' first", file=sys.stderr)
+        return 2
+    ports = Ports(rasa=args.port, actions=args.actions_port, web=args.web_port)
+    print(f"starting CareNav with {model.name} (this takes about a minute) ...", flush=True)
+    assistant = Assistant(model=model, ports=ports, with_web=_web_available())
+    try:
+        assistant.start()
+    except RuntimeError as exc:
+        print(f"carenav: {exc}", file=sys.stderr)
+        return 1
+    print(_how_to_talk(ports, web=_web_available()), flush=True)
+    return assistant.wait()
+
+
+def _web_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("bot.web") is not None
+
+
+def _how_to_talk(ports, web: bool) -> str:
+    lines = [
+        "",
+        "CareNav is running. Press Ctrl-C to stop.",
+        f"  Rasa server     http://localhost:{ports.rasa}",
+        f"  Action server   http://localhost:{ports.actions}",
+    ]
+    if web:
+        lines.append(f"  Web chat page   http://localhost:{ports.web}   (open it in a browser)")
+    lines += [
+        "Talk to it over REST:",
+        f"  curl -s localhost:{ports.rasa}/webhooks/rest/webhook -H 'Content-Type: application/json' \\",
+        "       -d '{\"sender\": \"me\", \"message\": \"hi\"}'",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="carenav", description="CareNav care-navigation assistant")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    db = sub.add_parser("db", help="create the care-plan store or load the demo patients")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("init", help="create the schema").set_defaults(func=cmd_db_init)
+    seed = db_sub.add_parser("seed", help="load the demo patients, clinics and resources")
+    seed.add_argument("--if-empty", action="store_true", help="only when the store has no patients yet")
+    seed.set_defaults(func=cmd_db_seed)
+
+    sub.add_parser("patients", help="list the patients in the store: id<TAB>name").set_defaults(func=cmd_patients)
+
+    imp = sub.add_parser("import-fhir", help="load FHIR R4 Bundles (files or folders) into the store")
+    imp.add_argument("paths", nargs="+", help="bundle files or folders of bundles")
+    imp.add_argument("--skip-invalid", action="store_true",
+                     help="exit 0 even if some resources were invalid (they are still reported)")
+    imp.add_argument("--no-progress", action="store_true", help="no progress bar")
+    imp.set_defaults(func=cmd_import_fhir)
+
+    train = sub.add_parser("train", help="train the Rasa model if data, config or domain changed")
+    train.add_argument("--config", default="config.yml")
+    train.add_argument("--force", action="store_true", help="train even if a model for these inputs exists")
+    train.set_defaults(func=cmd_train)
+
+    run = sub.add_parser("run", help="start the action server, the Rasa server and the web chat page")
+    run.add_argument("--port", type=int, default=5005, help="Rasa server port")
+    run.add_argument("--actions-port", type=int, default=5055)
+    run.add_argument("--web-port", type=int, default=8000)
+    run.set_defaults(func=cmd_run)
+
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return int(args.func(args) or 0)
+    except StoreConfigError as exc:
+        print(f"carenav: {exc}", file=sys.stderr)
+        print("carenav: set CARENAV_DB_URL to a reachable SQLAlchemy URL "
+              "(default sqlite:///var/carenav.db)", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

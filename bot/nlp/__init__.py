@@ -1,0 +1,1 @@
+"""spaCy-based NLU pieces wrapped as Rasa graph components (blank English pipeline only)."""

@@ -1,0 +1,72 @@
+"""Curated vocabularies (bot/knowledge/vocab/*.yml): canonical value -> phrases people use."""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List
+
+import yaml
+
+VOCAB_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "vocab"
+
+# vocabulary file -> the entity it yields
+ENTITY_VOCABULARIES = {
+    "specialties.yml": "specialty",
+    "tests.yml": "test_name",
+    "medications.yml": "medication",
+    "care_situations.yml": "care_situation",
+    "resource_categories.yml": "resource_category",
+    "areas.yml": "area",
+}
+CRISIS_VOCABULARY = "crisis.yml"
+CRISIS_GROUPS = ("call_911", "call_988", "poison_control")
+
+
+def _phrases(value) -> List[str]:
+    """Flatten a YAML value (a list, a string, or a mapping of sub-lists) into phrases."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        out: List[str] = []
+        for item in value.values():
+            out.extend(_phrases(item))
+        return out
+    out = []
+    for item in value:
+        out.extend(_phrases(item))
+    return out
+
+
+@lru_cache(maxsize=None)
+def load_vocabulary(filename: str) -> Dict[str, List[str]]:
+    """canonical value -> its phrases (the canonical value itself included), lowercased."""
+    path = VOCAB_DIR / filename
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of canonical value -> phrases")
+    vocab: Dict[str, List[str]] = {}
+    for canonical, phrases in raw.items():
+        canonical = str(canonical).strip().lower()
+        seen = {canonical} if canonical not in CRISIS_GROUPS else set()
+        for phrase in _phrases(phrases):
+            phrase = str(phrase).strip().lower()
+            if phrase:
+                seen.add(phrase)
+        vocab[canonical] = sorted(seen)
+    return vocab
+
+
+def entity_vocabularies() -> Dict[str, Dict[str, List[str]]]:
+    """entity name -> {canonical value -> phrases}, for the vocabularies that exist."""
+    return {entity: load_vocabulary(name) for name, entity in ENTITY_VOCABULARIES.items()
+            if (VOCAB_DIR / name).exists()}
+
+
+def crisis_vocabulary() -> Dict[str, List[str]]:
+    vocab = load_vocabulary(CRISIS_VOCABULARY)
+    unknown = set(vocab) - set(CRISIS_GROUPS)
+    if unknown:
+        raise ValueError(f"{VOCAB_DIR / CRISIS_VOCABULARY}: unknown groups {sorted(unknown)}")
+    return vocab

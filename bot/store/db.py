@@ -1,0 +1,101 @@
+"""One explicit engine and session factory for the care-plan store.
+
+Nothing here runs at import time: callers build a :class:`Database` once (the CLI, the
+action server, a test fixture) and pass it on.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.store.models import Base
+
+DEFAULT_SQLITE_PATH = Path("var") / "carenav.db"
+
+
+class StoreConfigError(RuntimeError):
+    """The store URL is malformed or the database cannot be reached."""
+
+
+def database_url(url: Optional[str] = None) -> str:
+    """The SQLAlchemy URL to use: the argument, else CARENAV_DB_URL, else var/carenav.db."""
+    if url:
+        return url
+    env = os.environ.get("CARENAV_DB_URL", "").strip()
+    if env:
+        return env
+    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Database:
+    """The store's engine and session factory, built once and passed around explicitly."""
+
+    def __init__(self, url: Optional[str] = None, echo: bool = False) -> None:
+        self.url = database_url(url)
+        try:
+            parsed = make_url(self.url)
+        except ArgumentError as exc:
+            raise StoreConfigError(f"CARENAV_DB_URL is not a valid SQLAlchemy URL: {exc}") from exc
+        kwargs = {"future": True, "echo": echo}
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            kwargs["connect_args"] = {"check_same_thread": False}
+        else:
+            kwargs["pool_pre_ping"] = True
+        try:
+            self.engine: Engine = create_engine(parsed, **kwargs)
+        except (NoSuchModuleError, ArgumentError, ImportError) as exc:
+            raise StoreConfigError(f"cannot use database URL {parsed!r}: {exc}") from exc
+        if parsed.get_backend_name() == "sqlite":
+            event.listen(self.engine, "connect", _enable_sqlite_foreign_keys)
+        self.session_factory = sessionmaker(self.engine, future=True, expire_on_commit=False)
+
+    @property
+    def safe_url(self) -> str:
+        """The URL with any password hidden, for messages and logs."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    def check(self) -> None:
+        """Raise StoreConfigError with a clear reason if the database cannot be reached."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            raise StoreConfigError(f"cannot reach the care-plan store at {self.safe_url}: {reason}") from exc
+
+    def create_schema(self) -> None:
+        self.check()
+        Base.metadata.create_all(self.engine)
+
+    def drop_schema(self) -> None:
+        Base.metadata.drop_all(self.engine)
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A session that commits on success and rolls back on error."""
+        with self.session_factory() as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    def dispose(self) -> None:
+        self.engine.dispose()

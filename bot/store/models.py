@@ -1,0 +1,295 @@
+"""SQLAlchemy models of the care-plan store (SQLAlchemy 1.4, written for 2.0-style use).
+
+Ids are strings so that records imported from an EHR keep their FHIR ids (which makes
+imports idempotent) and demo records can carry readable ids. Nothing a patient did is ever
+deleted: statuses change and timestamps record when and by whom.
+"""
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import declarative_base, relationship
+
+Base = declarative_base()
+
+ID = String(64)
+
+# Vocabularies (kept as plain strings in the database so that imports never fail on them).
+CARE_TEAM_ROLES = ("primary care", "specialist", "nurse", "care coordinator", "pharmacist")
+REFERRAL_STATUSES = ("sent", "received", "approved", "scheduled", "completed", "cancelled", "declined")
+OPEN_REFERRAL_STATUSES = ("sent", "received", "approved", "scheduled")
+REFERRAL_PRIORITIES = ("routine", "urgent", "asap", "stat")
+ACTIVITY_KINDS = ("task", "education", "monitoring", "follow-up")
+ACTIVITY_STATUSES = ("not-started", "scheduled", "in-progress", "completed", "cancelled")
+OPEN_ACTIVITY_STATUSES = ("not-started", "scheduled", "in-progress")
+RESOURCE_CATEGORIES = (
+    "transportation", "food", "cost of care", "support group", "caregiver", "education", "housing",
+)
+RATING_CATEGORIES = ("timely care", "provider communication", "office staff", "overall")
+
+
+class Patient(Base):
+    __tablename__ = "patients"
+    id = Column(ID, primary_key=True)
+    mrn = Column(String(64), unique=True, nullable=True)
+    given_name = Column(String(120), nullable=False)
+    family_name = Column(String(120), nullable=False)
+    birth_date = Column(Date, nullable=True)
+    mobile_phone = Column(String(20), nullable=True, index=True)  # E.164, e.g. +15551234567
+    preferred_language = Column(String(16), nullable=False, default="en")
+    sms_consent = Column(Boolean, nullable=False, default=False)
+    source = Column(String(16), nullable=False, default="demo")  # demo | fhir
+
+    @property
+    def display_name(self) -> str:
+        return f"{self.given_name} {self.family_name}".strip()
+
+
+class Clinic(Base):
+    __tablename__ = "clinics"
+    id = Column(ID, primary_key=True)
+    name = Column(String(200), nullable=False)
+    area = Column(String(120), nullable=True, index=True)
+    address = Column(String(300), nullable=True)
+    specialties = Column(Text, nullable=True)  # comma-separated canonical specialty names
+    phone = Column(String(32), nullable=True)
+    hours = Column(String(200), nullable=True)
+    ratings = relationship("ClinicRating", back_populates="clinic", cascade="all, delete-orphan")
+
+    @property
+    def specialty_list(self) -> list[str]:
+        return [s.strip() for s in (self.specialties or "").split(",") if s.strip()]
+
+
+class ClinicRating(Base):
+    """A patient-experience survey score (CAHPS-style: share of top-box answers, 0-100)."""
+
+    __tablename__ = "clinic_ratings"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    clinic_id = Column(ID, ForeignKey("clinics.id"), nullable=False, index=True)
+    category = Column(String(64), nullable=False)
+    score = Column(Float, nullable=False)
+    respondents = Column(Integer, nullable=False, default=0)
+    period = Column(String(32), nullable=False)
+    clinic = relationship("Clinic", back_populates="ratings")
+    __table_args__ = (UniqueConstraint("clinic_id", "category", "period", name="uq_rating"),)
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+    id = Column(ID, primary_key=True)
+    name = Column(String(200), nullable=False)
+    role = Column(String(32), nullable=True)  # default role, one of CARE_TEAM_ROLES
+    specialty = Column(String(64), nullable=True, index=True)
+    clinic_id = Column(ID, ForeignKey("clinics.id"), nullable=True)
+    phone = Column(String(32), nullable=True)
+    clinic = relationship("Clinic")
+
+
+class CareTeamMember(Base):
+    __tablename__ = "care_team_members"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False, index=True)
+    provider_id = Column(ID, ForeignKey("providers.id"), nullable=False)
+    role = Column(String(32), nullable=False)
+    can_message = Column(Boolean, nullable=False, default=False)
+    active = Column(Boolean, nullable=False, default=True)
+    provider = relationship("Provider")
+    __table_args__ = (UniqueConstraint("patient_id", "provider_id", "role", name="uq_care_team"),)
+
+
+class Appointment(Base):
+    __tablename__ = "appointments"
+    id = Column(ID, primary_key=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False)
+    starts_at = Column(DateTime, nullable=False)
+    location = Column(String(300), nullable=True)
+    clinic_id = Column(ID, ForeignKey("clinics.id"), nullable=True)
+    provider_id = Column(ID, ForeignKey("providers.id"), nullable=True)
+    kind = Column(String(120), nullable=True)  # e.g. "cardiology consult", "follow-up visit"
+    specialty = Column(String(64), nullable=True)
+    preparation = Column(Text, nullable=True)
+    status = Column(String(32), nullable=False, default="booked")  # booked|arrived|fulfilled|cancelled|noshow
+    provider = relationship("Provider")
+    clinic = relationship("Clinic")
+    __table_args__ = (Index("ix_appointments_patient_start", "patient_id", "starts_at"),)
+
+
+class Referral(Base):
+    __tablename__ = "referrals"
+    id = Column(ID, primary_key=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False)
+    referring_provider_id = Column(ID, ForeignKey("providers.id"), nullable=True)
+    receiving_provider_id = Column(ID, ForeignKey("providers.id"), nullable=True)
+    receiving_clinic_id = Column(ID, ForeignKey("clinics.id"), nullable=True)
+    specialty = Column(String(64), nullable=True)
+    reason_text = Column(Text, nullable=True)
+    reason_code = Column(String(64), nullable=True)
+    plain_explanation = Column(Text, nullable=True)
+    priority = Column(String(16), nullable=False, default="routine")
+    status = Column(String(16), nullable=False, default="sent")
+    sent_on = Column(Date, nullable=True)
+    received_on = Column(Date, nullable=True)
+    approved_on = Column(Date, nullable=True)
+    scheduled_on = Column(Date, nullable=True)
+    completed_on = Column(Date, nullable=True)
+    closed_on = Column(Date, nullable=True)  # cancelled or declined
+    appointment_id = Column(ID, ForeignKey("appointments.id"), nullable=True)
+    how_to_book = Column(Text, nullable=True)
+    what_to_bring = Column(Text, nullable=True)
+    report_received = Column(Boolean, nullable=False, default=False)
+    referring_provider = relationship("Provider", foreign_keys=[referring_provider_id])
+    receiving_provider = relationship("Provider", foreign_keys=[receiving_provider_id])
+    receiving_clinic = relationship("Clinic")
+    appointment = relationship("Appointment")
+    __table_args__ = (Index("ix_referrals_patient_status", "patient_id", "status"),)
+
+
+class CarePlan(Base):
+    __tablename__ = "care_plans"
+    id = Column(ID, primary_key=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False, index=True)
+    title = Column(String(200), nullable=False)
+    status = Column(String(16), nullable=False, default="active")
+    created_on = Column(Date, nullable=True)
+    goals = relationship("Goal", back_populates="care_plan")
+    activities = relationship("CareActivity", back_populates="care_plan")
+
+
+class Goal(Base):
+    __tablename__ = "goals"
+    id = Column(ID, primary_key=True)
+    care_plan_id = Column(ID, ForeignKey("care_plans.id"), nullable=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False, index=True)
+    description = Column(Text, nullable=False)
+    target = Column(String(200), nullable=True)
+    progress = Column(String(200), nullable=True)
+    status = Column(String(16), nullable=False, default="active")
+    due_date = Column(Date, nullable=True)
+    care_plan = relationship("CarePlan", back_populates="goals")
+
+
+class CareActivity(Base):
+    __tablename__ = "care_activities"
+    id = Column(ID, primary_key=True)
+    care_plan_id = Column(ID, ForeignKey("care_plans.id"), nullable=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False)
+    description = Column(Text, nullable=False)
+    kind = Column(String(16), nullable=False, default="task")
+    due_date = Column(Date, nullable=True)
+    status = Column(String(16), nullable=False, default="not-started")
+    responsible = Column(String(120), nullable=True)  # "you", a provider's name, "care coordinator"
+    completed_at = Column(DateTime, nullable=True)
+    completion_source = Column(String(32), nullable=True)  # "patient-reported" | "clinic"
+    care_plan = relationship("CarePlan", back_populates="activities")
+    __table_args__ = (Index("ix_activities_patient_status_due", "patient_id", "status", "due_date"),)
+
+
+class TestResult(Base):
+    __tablename__ = "test_results"
+    __test__ = False  # not a pytest test class
+    id = Column(ID, primary_key=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False)
+    name = Column(String(200), nullable=False)
+    ordered_on = Column(Date, nullable=True)
+    resulted_on = Column(Date, nullable=True)
+    reviewed_on = Column(Date, nullable=True)
+    status = Column(String(16), nullable=False, default="pending")  # ordered|pending|resulted|reviewed
+    released_to_patient = Column(Boolean, nullable=False, default=False)
+    provider_note = Column(Text, nullable=True)
+    value = Column(String(64), nullable=True)
+    unit = Column(String(32), nullable=True)
+    reference_range = Column(String(64), nullable=True)
+    ordering_provider_id = Column(ID, ForeignKey("providers.id"), nullable=True)
+    ordering_provider = relationship("Provider")
+    __table_args__ = (Index("ix_results_patient_released", "patient_id", "released_to_patient"),)
+
+
+class Medication(Base):
+    __tablename__ = "medications"
+    id = Column(ID, primary_key=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False)
+    name = Column(String(200), nullable=False)
+    dose = Column(String(120), nullable=True)
+    schedule = Column(String(200), nullable=True)
+    prescriber_id = Column(ID, ForeignKey("providers.id"), nullable=True)
+    start_date = Column(Date, nullable=True)
+    stop_date = Column(Date, nullable=True)
+    status = Column(String(16), nullable=False, default="active")  # active|stopped|on-hold
+    change_note = Column(Text, nullable=True)  # plain words, e.g. "new at discharge", "dose changed"
+    prescriber = relationship("Provider")
+    __table_args__ = (Index("ix_medications_patient_status", "patient_id", "status"),)
+
+
+class Condition(Base):
+    """Active problems, kept for context (never read out as a diagnosis by the assistant)."""
+
+    __tablename__ = "conditions"
+    id = Column(ID, primary_key=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False, index=True)
+    name = Column(String(200), nullable=False)
+    code = Column(String(64), nullable=True)
+    status = Column(String(16), nullable=False, default="active")
+    onset_date = Column(Date, nullable=True)
+
+
+class CommunityResource(Base):
+    __tablename__ = "community_resources"
+    id = Column(ID, primary_key=True)
+    category = Column(String(32), nullable=False)
+    name = Column(String(200), nullable=False)
+    description = Column(Text, nullable=False)
+    phone = Column(String(32), nullable=True)
+    web = Column(String(300), nullable=True)
+    eligibility = Column(Text, nullable=True)
+    area = Column(String(120), nullable=True)
+    __table_args__ = (Index("ix_resources_category_area", "category", "area"),)
+
+
+class CallbackRequest(Base):
+    """A hand-off to a person: the clinic's staff call the patient back."""
+
+    __tablename__ = "callback_requests"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=True, index=True)
+    conversation_id = Column(String(128), nullable=True)
+    reason = Column(Text, nullable=True)
+    channel = Column(String(32), nullable=False, default="unknown")
+    created_at = Column(DateTime, nullable=False)
+    status = Column(String(16), nullable=False, default="open")  # open|called|closed
+
+
+class SavedQuestion(Base):
+    """A question the patient chose to keep for a visit."""
+
+    __tablename__ = "saved_questions"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False, index=True)
+    situation = Column(String(64), nullable=True)
+    question = Column(Text, nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    __table_args__ = (UniqueConstraint("patient_id", "question", name="uq_saved_question"),)
+
+
+class AuditEvent(Base):
+    """One disclosure of a record to a conversation: ids only, never the record's content."""
+
+    __tablename__ = "audit_events"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    at = Column(DateTime, nullable=False)
+    conversation_id = Column(String(128), nullable=True)
+    channel = Column(String(32), nullable=True)
+    patient_id = Column(ID, nullable=False, index=True)
+    record_kind = Column(String(32), nullable=False)
+    action = Column(String(64), nullable=False)

@@ -1,0 +1,59 @@
+"""Shared fixtures: a seeded demo store, and the real assistant (Rasa + action server) over REST."""
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def project_root() -> Path:
+    return ROOT
+
+
+@pytest.fixture(scope="session")
+def demo_db_url(tmp_path_factory) -> str:
+    """A SQLite store with the demo patients, shared by the tests that only read it."""
+    from bot.store.db import Database
+    from bot.store.seed import seed_demo
+
+    path = tmp_path_factory.mktemp("store") / "carenav.db"
+    url = f"sqlite:///{path}"
+    db = Database(url)
+    db.create_schema()
+    seed_demo(db)
+    db.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def assistant(demo_db_url, tmp_path_factory):
+    """The real Rasa server and action server, started the way `make run` starts them."""
+    from bot.modeling import model_path
+    from bot.runner import Assistant, Ports
+
+    model = model_path()
+    if not model.exists():
+        pytest.fail(f"no trained model {model.name}: run `make model` (make test does) first")
+    rasa_port = int(os.environ.get("CARENAV_TEST_RASA_PORT", "5105"))
+    ports = Ports(rasa=rasa_port, actions=rasa_port + 50, web=rasa_port + 3000)
+    logs = tmp_path_factory.mktemp("logs")
+    running = Assistant(model=model, ports=ports, log_dir=logs,
+                        env={"CARENAV_DB_URL": demo_db_url})
+    try:
+        running.start(timeout=300)
+    except RuntimeError as exc:
+        for log in sorted(logs.glob("*.log")):
+            print(f"--- {log.name}\n" + log.read_text(errors="replace")[-4000:])
+        pytest.fail(str(exc))
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def sender() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
