@@ -57,6 +57,28 @@ def cmd_import_fhir(args: argparse.Namespace) -> int:
                               show_progress=not args.no_progress)
 
 
+def cmd_web(args: argparse.Namespace) -> int:
+    from bot.web.app import serve
+
+    _open_store()
+    serve(port=args.port, rasa_url=args.rasa_url, host=args.host)
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from bot.identity import issue_token
+
+    db = _open_store()
+    from bot.store.queries import CareStore
+
+    if CareStore(db).patient(args.patient_id) is None:
+        print(f"carenav: no patient with id {args.patient_id!r} in the store "
+              "(see 'carenav patients')", file=sys.stderr)
+        return 1
+    print(issue_token(args.patient_id, ttl_seconds=args.ttl))
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from bot.modeling import train_if_stale
 
@@ -130,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
                      help="exit 0 even if some resources were invalid (they are still reported)")
     imp.add_argument("--no-progress", action="store_true", help="no progress bar")
     imp.set_defaults(func=cmd_import_fhir)
+
+    webp = sub.add_parser("web", help="serve the clinic web chat page (aiohttp)")
+    webp.add_argument("--port", type=int, default=8000)
+    webp.add_argument("--host", default="localhost")
+    webp.add_argument("--rasa-url", default="http://localhost:5005", help="the Rasa server the page talks to")
+    webp.set_defaults(func=cmd_web)
+
+    token = sub.add_parser("token", help="print a signed, expiring token for a patient (web and REST)")
+    token.add_argument("patient_id")
+    token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
+    token.set_defaults(func=cmd_token)
 
     train = sub.add_parser("train", help="train the Rasa model if data, config or domain changed")
     train.add_argument("--config", default="config.yml")

@@ -1,0 +1,86 @@
+"""What every CareNav action shares: who the conversation may see, and never going silent.
+
+Actions stay thin: a subclass reads slots, calls one service in bot/ and dispatches responses.
+This base resolves the patient (bot.identity), binds the conversation to them, answers "sign in
+first" when nobody is verified, and turns any store failure into an apology with the clinic's
+phone number. Logs carry ids only.
+"""
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from bot.identity import SMS_CHANNEL, Identity, identity_for
+from bot.settings import CLINIC_MAIN_PHONE
+
+log = logging.getLogger(__name__)
+
+PATIENT_SLOT = "patient_id"
+SMS_VERIFIED_SLOT = "sms_verified_patient"
+
+
+@lru_cache(maxsize=1)
+def care_store():
+    """The care-plan store, built once per action-server process on first use."""
+    from bot.store.db import Database
+    from bot.store.queries import CareStore
+
+    return CareStore(Database())
+
+
+def channel_of(tracker: Tracker) -> str:
+    return tracker.get_latest_input_channel() or ""
+
+
+def identity_of(tracker: Tracker) -> Identity:
+    metadata = (tracker.latest_message or {}).get("metadata") or {}
+    return identity_for(channel_of(tracker), metadata, tracker.get_slot(PATIENT_SLOT),
+                        tracker.get_slot(SMS_VERIFIED_SLOT))
+
+
+class CareAction(Action):
+    """Base for actions; `needs_patient` ones only run for a verified patient."""
+
+    action_name: Text = ""
+    needs_patient: bool = True
+
+    def name(self) -> Text:
+        return self.action_name
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                  domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
+        events: List[Dict[Text, Any]] = []
+        identity = identity_of(tracker)
+        try:
+            if self.needs_patient:
+                if not identity.verified:
+                    log.info("action=%s conversation=%s no records: %s", self.name(), tracker.sender_id,
+                             identity.reason)
+                    return self.not_verified(dispatcher, tracker, identity)
+                if tracker.get_slot(PATIENT_SLOT) != identity.patient_id:
+                    events.append(SlotSet(PATIENT_SLOT, identity.patient_id))
+            events.extend(self.answer(dispatcher, tracker, identity.patient_id) or [])
+            return events
+        except Exception:  # never crash, never go silent
+            log.exception("action=%s conversation=%s failed", self.name(), tracker.sender_id)
+            dispatcher.utter_message(response="utter_something_went_wrong", clinic_phone=CLINIC_MAIN_PHONE)
+            return events
+
+    def not_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                     identity: Identity) -> List[Dict[Text, Any]]:
+        if channel_of(tracker) == SMS_CHANNEL:
+            dispatcher.utter_message(response="utter_verify_sms_first")
+        elif identity.reason == "token for another patient":
+            dispatcher.utter_message(response="utter_other_patient_refused")
+        else:
+            dispatcher.utter_message(response="utter_sign_in_first")
+        return []
+
+    def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+               patient_id: Optional[str]) -> Optional[List[Dict[Text, Any]]]:
+        raise NotImplementedError

@@ -1,0 +1,165 @@
+"""NLU evaluation: held-out accuracy, per-intent F1, emergency recall, out-of-scope rejection.
+
+`make eval` (python -m bot.evaluation) trains CareNav's pipeline and Rasa's default pipeline on
+the same data/ in the same run and prints the figures side by side. The test suite uses
+`evaluate_model` on the trained model as a gate (accuracy >= 0.90, emergency recall 1.0).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import time
+from collections import Counter, defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Optional
+
+from bot.modeling import PROJECT_ROOT, rasa_executable
+
+HOLDOUT = PROJECT_ROOT / "tests" / "nlu_holdout.yml"
+OOS_EVAL = PROJECT_ROOT.parent / "shared" / "data" / "eval" / "clinc150_oos.json"
+REJECTED = {"out_of_scope", "nlu_fallback"}
+EMERGENCY = "report_emergency"
+
+
+@dataclass
+class Figures:
+    name: str
+    accuracy: float = 0.0
+    emergency_recall: float = 0.0
+    oos_rejection: Optional[float] = None
+    macro_f1: float = 0.0
+    per_intent_f1: dict = field(default_factory=dict)
+    train_seconds: Optional[float] = None
+    errors: list = field(default_factory=list)
+
+
+def holdout_examples(path: Path = HOLDOUT) -> list[tuple[str, str]]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    data = load_data(str(path))
+    return [(m.get("text"), m.get("intent")) for m in data.intent_examples]
+
+
+def oos_queries(path: Path = OOS_EVAL) -> list[str]:
+    raw = json.loads(path.read_text())
+    if isinstance(raw, dict):
+        rows: list = []
+        for value in raw.values():
+            if isinstance(value, list):
+                rows.extend(value)
+    else:
+        rows = raw
+    return [r[0] if isinstance(r, (list, tuple)) else (r.get("text") if isinstance(r, dict) else r)
+            for r in rows]
+
+
+def _f1(tp: int, fp: int, fn: int) -> float:
+    if tp == 0:
+        return 0.0
+    precision, recall = tp / (tp + fp), tp / (tp + fn)
+    return 2 * precision * recall / (precision + recall)
+
+
+async def _predict(model: Path, texts: Iterable[str]) -> list[str]:
+    from rasa.core.agent import Agent
+
+    agent = Agent.load(str(model))
+    predicted = []
+    for text in texts:
+        parsed = await agent.parse_message(text)
+        predicted.append((parsed.get("intent") or {}).get("name") or "")
+    return predicted
+
+
+def evaluate_model(model: Path, name: str = "model", holdout: Path = HOLDOUT,
+                   with_oos: bool = True) -> Figures:
+    examples = holdout_examples(holdout)
+    oos = oos_queries() if with_oos and OOS_EVAL.exists() else []
+    predicted = asyncio.run(_predict(model, [t for t, _ in examples] + oos))
+    held, oos_pred = predicted[: len(examples)], predicted[len(examples):]
+
+    counts: dict = defaultdict(Counter)
+    errors = []
+    for (text, gold), guess in zip(examples, held):
+        if guess == gold:
+            counts[gold]["tp"] += 1
+        else:
+            counts[gold]["fn"] += 1
+            counts[guess]["fp"] += 1
+            errors.append({"text": text, "expected": gold, "predicted": guess})
+    intents = sorted({gold for _, gold in examples})
+    per_intent = {i: round(_f1(counts[i]["tp"], counts[i]["fp"], counts[i]["fn"]), 3) for i in intents}
+    correct = sum(1 for (_, gold), guess in zip(examples, held) if guess == gold)
+    emergencies = [guess for (_, gold), guess in zip(examples, held) if gold == EMERGENCY]
+    return Figures(
+        name=name,
+        accuracy=round(correct / len(examples), 4) if examples else 0.0,
+        emergency_recall=round(sum(g == EMERGENCY for g in emergencies) / len(emergencies), 4)
+        if emergencies else 0.0,
+        oos_rejection=round(sum(p in REJECTED for p in oos_pred) / len(oos_pred), 4) if oos_pred else None,
+        macro_f1=round(sum(per_intent.values()) / len(per_intent), 4) if per_intent else 0.0,
+        per_intent_f1=per_intent,
+        errors=errors,
+    )
+
+
+def train_nlu(config: str, out: Path) -> tuple[Path, float]:
+    """Train an NLU-only model with `config` on data/ (timed)."""
+    name = f"eval-{Path(config).stem}"
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    subprocess.run([rasa_executable(), "train", "nlu", "--config", config, "--nlu", "data/nlu",
+                    "--out", str(out), "--fixed-model-name", name],
+                   cwd=PROJECT_ROOT, check=True, env=dict(os.environ, RASA_TELEMETRY_ENABLED="false"))
+    return out / f"{name}.tar.gz", time.monotonic() - started
+
+
+def table(results: list[Figures]) -> str:
+    head = ["", *[r.name for r in results]]
+    rows = [
+        ["held-out accuracy", *[f"{r.accuracy:.3f}" for r in results]],
+        ["macro F1", *[f"{r.macro_f1:.3f}" for r in results]],
+        ["emergency recall", *[f"{r.emergency_recall:.3f}" for r in results]],
+        ["out-of-scope rejection", *[("-" if r.oos_rejection is None else f"{r.oos_rejection:.3f}")
+                                     for r in results]],
+        ["NLU training (s)", *[("-" if r.train_seconds is None else f"{r.train_seconds:.0f}")
+                               for r in results]],
+    ]
+    intents = sorted({i for r in results for i in r.per_intent_f1})
+    rows += [[f"F1 {i}", *[f"{r.per_intent_f1.get(i, 0):.3f}" for r in results]] for i in intents]
+    widths = [max(len(str(row[c])) for row in [head, *rows]) for c in range(len(head))]
+    fmt = lambda row: "| " + " | ".join(str(v).ljust(w) for v, w in zip(row, widths)) + " |"
+    return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows)])
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--configs", nargs="+", default=["config.yml", "bench/config_rasa_default.yml"])
+    parser.add_argument("--out", default="results/eval")
+    args = parser.parse_args(argv)
+    out = PROJECT_ROOT / args.out
+    results = []
+    for config in args.configs:
+        model, seconds = train_nlu(config, out)
+        figures = evaluate_model(model, name=Path(config).stem)
+        figures.train_seconds = round(seconds, 1)
+        results.append(figures)
+    print()
+    print(f"held-out: {HOLDOUT.relative_to(PROJECT_ROOT)} ({len(holdout_examples())} examples); "
+          f"out-of-scope: {OOS_EVAL.name} ({len(oos_queries())} queries, never trained on)")
+    print(table(results))
+    for r in results:
+        if r.errors:
+            print(f"\n{r.name}: {len(r.errors)} held-out errors")
+            for e in r.errors[:40]:
+                print(f"  {e['expected']:>24} -> {e['predicted']:<24} {e['text'][:70]}")
+    (out / "eval.json").write_text(json.dumps([asdict(r) for r in results], indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

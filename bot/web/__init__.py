@@ -1,0 +1,1 @@
+"""The clinic's web chat page (aiohttp): `carenav web`."""
