@@ -1,0 +1,1 @@
+"""Custom Rasa input channels: the clinic web page's socket.io channel, and SMS."""
