@@ -1,0 +1,630 @@
+"""The query layer: one method per question the assistant answers, one patient at a time.
+
+Every patient-specific method takes the patient id and filters on it in SQL; nothing here
+returns another patient's record. Answers are frozen dataclasses (plain values, no live ORM
+objects), so the action server can format them after the session is closed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from bot.store import models as m
+from bot.store.db import Database
+
+# Test-result statuses that mean "not back yet" (as opposed to resulted/reviewed).
+PENDING_RESULT_STATUSES = ("ordered", "pending", "registered", "preliminary")
+
+
+# --------------------------------------------------------------------------- answers
+
+@dataclass(frozen=True)
+class PatientView:
+    id: str
+    display_name: str
+    given_name: str
+    birth_date: Optional[dt.date]
+    mobile_phone: Optional[str]
+    preferred_language: str
+    sms_consent: bool
+
+
+@dataclass(frozen=True)
+class ActivityView:
+    id: str
+    description: str
+    kind: str
+    due_date: Optional[dt.date]
+    status: str
+    responsible: Optional[str]
+    overdue: bool
+    days_overdue: int
+    plan_title: Optional[str]
+
+
+@dataclass(frozen=True)
+class GoalView:
+    id: str
+    description: str
+    target: Optional[str]
+    progress: Optional[str]
+    due_date: Optional[dt.date]
+    status: str
+
+
+@dataclass(frozen=True)
+class NextSteps:
+    has_care_plan: bool
+    activities: Tuple[ActivityView, ...]  # overdue first, then by due date (undated last)
+    goals: Tuple[GoalView, ...]
+
+    @property
+    def overdue(self) -> Tuple[ActivityView, ...]:
+        return tuple(a for a in self.activities if a.overdue)
+
+
+@dataclass(frozen=True)
+class AppointmentView:
+    id: str
+    starts_at: dt.datetime
+    kind: Optional[str]
+    specialty: Optional[str]
+    provider_name: Optional[str]
+    clinic_name: Optional[str]
+    clinic_phone: Optional[str]
+    location: Optional[str]
+    preparation: Optional[str]
+    status: str
+
+
+@dataclass(frozen=True)
+class ReferralView:
+    id: str
+    specialty: Optional[str]
+    referring_provider: Optional[str]
+    receiving_provider: Optional[str]
+    receiving_clinic: Optional[str]
+    receiving_clinic_phone: Optional[str]
+    receiving_clinic_address: Optional[str]
+    reason_text: Optional[str]
+    plain_explanation: Optional[str]
+    priority: str
+    status: str
+    sent_on: Optional[dt.date]
+    status_date: Optional[dt.date]
+    how_to_book: Optional[str]
+    what_to_bring: Optional[str]
+    report_received: bool
+    appointment: Optional[AppointmentView]
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in m.OPEN_REFERRAL_STATUSES
+
+
+@dataclass(frozen=True)
+class ResultView:
+    """A released result: what the patient may see, including the provider's note."""
+
+    id: str
+    name: str
+    ordered_on: Optional[dt.date]
+    resulted_on: Optional[dt.date]
+    reviewed_on: Optional[dt.date]
+    status: str
+    provider_note: Optional[str]
+    value: Optional[str]
+    unit: Optional[str]
+    reference_range: Optional[str]
+    ordering_provider: Optional[str]
+
+
+@dataclass(frozen=True)
+class PendingResultView:
+    """A result that is not back yet, or back but not yet released: name and dates only."""
+
+    id: str
+    name: str
+    ordered_on: Optional[dt.date]
+    back_but_not_released: bool
+    ordering_provider: Optional[str]
+
+
+@dataclass(frozen=True)
+class MedicationView:
+    id: str
+    name: str
+    dose: Optional[str]
+    schedule: Optional[str]
+    prescriber: Optional[str]
+    start_date: Optional[dt.date]
+    status: str
+    change_note: Optional[str]
+
+
+@dataclass(frozen=True)
+class CareTeamView:
+    provider_id: str
+    name: str
+    role: str
+    specialty: Optional[str]
+    clinic_name: Optional[str]
+    phone: Optional[str]
+    can_message: bool
+
+
+@dataclass(frozen=True)
+class ClinicRatingsView:
+    clinic_id: str
+    name: str
+    area: Optional[str]
+    address: Optional[str]
+    phone: Optional[str]
+    hours: Optional[str]
+    specialties: Tuple[str, ...]
+    scores: Dict[str, float] = field(hash=False)
+    respondents: int
+    period: Optional[str]
+
+    @property
+    def overall(self) -> Optional[float]:
+        return self.scores.get("overall")
+
+
+@dataclass(frozen=True)
+class ResourceView:
+    id: str
+    category: str
+    name: str
+    description: str
+    phone: Optional[str]
+    web: Optional[str]
+    eligibility: Optional[str]
+    area: Optional[str]
+
+
+@dataclass(frozen=True)
+class SavedQuestionView:
+    id: int
+    question: str
+    situation: Optional[str]
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class AuditView:
+    at: dt.datetime
+    conversation_id: Optional[str]
+    channel: Optional[str]
+    patient_id: str
+    record_kind: str
+    action: str
+
+
+@dataclass(frozen=True)
+class TaskDone:
+    """What happened when a patient reported a care-plan activity done."""
+
+    activity: Optional[ActivityView]
+    already_done: bool = False
+    candidates: Tuple[ActivityView, ...] = ()
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _name(provider: Optional[m.Provider]) -> Optional[str]:
+    return provider.name if provider is not None else None
+
+
+def _appointment_view(a: m.Appointment) -> AppointmentView:
+    clinic = a.clinic
+    location = a.location or (clinic.address if clinic is not None else None)
+    return AppointmentView(
+        id=a.id, starts_at=a.starts_at, kind=a.kind, specialty=a.specialty,
+        provider_name=_name(a.provider), clinic_name=clinic.name if clinic else None,
+        clinic_phone=clinic.phone if clinic else None, location=location,
+        preparation=a.preparation, status=a.status,
+    )
+
+
+def _activity_view(a: m.CareActivity, today: dt.date) -> ActivityView:
+    overdue = a.status in m.OPEN_ACTIVITY_STATUSES and a.due_date is not None and a.due_date < today
+    return ActivityView(
+        id=a.id, description=a.description, kind=a.kind, due_date=a.due_date, status=a.status,
+        responsible=a.responsible, overdue=overdue,
+        days_overdue=(today - a.due_date).days if overdue else 0,
+        plan_title=a.care_plan.title if a.care_plan is not None else None,
+    )
+
+
+def _referral_status_date(r: m.Referral) -> Optional[dt.date]:
+    return {
+        "sent": r.sent_on, "received": r.received_on, "approved": r.approved_on,
+        "scheduled": r.scheduled_on, "completed": r.completed_on,
+        "cancelled": r.closed_on, "declined": r.closed_on,
+    }.get(r.status) or r.sent_on
+
+
+def _referral_view(r: m.Referral) -> ReferralView:
+    clinic = r.receiving_clinic
+    if clinic is None and r.receiving_provider is not None:
+        clinic = r.receiving_provider.clinic
+    return ReferralView(
+        id=r.id, specialty=r.specialty, referring_provider=_name(r.referring_provider),
+        receiving_provider=_name(r.receiving_provider),
+        receiving_clinic=clinic.name if clinic else None,
+        receiving_clinic_phone=clinic.phone if clinic else None,
+        receiving_clinic_address=clinic.address if clinic else None,
+        reason_text=r.reason_text, plain_explanation=r.plain_explanation,
+        priority=r.priority, status=r.status, sent_on=r.sent_on,
+        status_date=_referral_status_date(r), how_to_book=r.how_to_book,
+        what_to_bring=r.what_to_bring, report_received=bool(r.report_received),
+        appointment=_appointment_view(r.appointment) if r.appointment is not None else None,
+    )
+
+
+_WORD = re.compile(r"[a-z0-9]+")
+_STOP = {
+    "i", "my", "the", "a", "an", "to", "and", "of", "for", "did", "done", "have", "has", "it",
+    "already", "finished", "completed", "complete", "just", "got", "went", "do", "with", "is",
+    "that", "this", "mark", "as", "me", "on", "in", "at", "was", "today", "yesterday", "task",
+    "ive", "im", "all", "now", "so", "yes", "please", "took", "go", "your",
+}
+
+
+def _keywords(text: str) -> set:
+    words = {w for w in _WORD.findall(text.lower().replace("'", "")) if w not in _STOP}
+    # crude singular forms so "logs" matches "log"
+    return words | {w[:-1] for w in words if len(w) > 3 and w.endswith("s")}
+
+
+# --------------------------------------------------------------------------- the store
+
+class CareStore:
+    """Answers about one patient at a time, plus the general (non-patient) directories."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ---- patients
+    def patient(self, patient_id: str) -> Optional[PatientView]:
+        with self.db.session() as s:
+            p = s.get(m.Patient, patient_id)
+            return self._patient_view(p) if p is not None else None
+
+    def patient_by_phone(self, e164: str) -> Optional[PatientView]:
+        """The patient whose mobile phone is this E.164 number, if exactly one has it."""
+        with self.db.session() as s:
+            rows = s.execute(select(m.Patient).where(m.Patient.mobile_phone == e164)).scalars().all()
+            return self._patient_view(rows[0]) if len(rows) == 1 else None
+
+    def list_patients(self) -> List[Tuple[str, str]]:
+        """(id, display name) for every patient, ordered by id."""
+        with self.db.session() as s:
+            rows = s.execute(select(m.Patient.id, m.Patient.given_name, m.Patient.family_name)
+                             .order_by(m.Patient.id)).all()
+            return [(pid, f"{given} {family}".strip()) for pid, given, family in rows]
+
+    @staticmethod
+    def _patient_view(p: m.Patient) -> PatientView:
+        return PatientView(
+            id=p.id, display_name=p.display_name, given_name=p.given_name, birth_date=p.birth_date,
+            mobile_phone=p.mobile_phone, preferred_language=p.preferred_language or "en",
+            sms_consent=bool(p.sms_consent),
+        )
+
+    # ---- care plan
+    def next_steps_for(self, patient_id: str, today: Optional[dt.date] = None) -> NextSteps:
+        """Open activities (overdue first, then by due date, undated last) and active goals."""
+        today = today or dt.date.today()
+        with self.db.session() as s:
+            has_plan = s.execute(
+                select(func.count()).select_from(m.CarePlan)
+                .where(m.CarePlan.patient_id == patient_id, m.CarePlan.status == "active")
+            ).scalar_one() > 0
+            rows = s.execute(
+                select(m.CareActivity).options(selectinload(m.CareActivity.care_plan))
+                .where(m.CareActivity.patient_id == patient_id,
+                       m.CareActivity.status.in_(m.OPEN_ACTIVITY_STATUSES))
+                .order_by(m.CareActivity.due_date.is_(None), m.CareActivity.due_date,
+                          m.CareActivity.id)
+            ).scalars().all()
+            activities = [_activity_view(a, today) for a in rows]
+            activities.sort(key=lambda a: (not a.overdue,))  # stable: keeps due-date order inside
+            goals = self.goals_for(patient_id, session=s)
+            return NextSteps(has_care_plan=has_plan or bool(activities) or bool(goals),
+                             activities=tuple(activities), goals=tuple(goals))
+
+    def goals_for(self, patient_id: str, session=None) -> List[GoalView]:
+        def run(s):
+            rows = s.execute(
+                select(m.Goal).where(m.Goal.patient_id == patient_id, m.Goal.status == "active")
+                .order_by(m.Goal.due_date.is_(None), m.Goal.due_date, m.Goal.id)
+            ).scalars().all()
+            return [GoalView(id=g.id, description=g.description, target=g.target,
+                             progress=g.progress, due_date=g.due_date, status=g.status) for g in rows]
+        if session is not None:
+            return run(session)
+        with self.db.session() as s:
+            return run(s)
+
+    def mark_activity_done_by_patient(self, patient_id: str, said: str = "",
+                                      activity_id: Optional[str] = None,
+                                      now: Optional[dt.datetime] = None) -> TaskDone:
+        """Record that the patient says they did an activity (kept as patient-reported).
+
+        The activity is the one named by id, else the one open activity whose words best
+        match what the patient said, else the only open one. Ambiguity returns candidates
+        and changes nothing.
+        """
+        now = now or dt.datetime.now()
+        today = now.date()
+        with self.db.session() as s:
+            open_rows = s.execute(
+                select(m.CareActivity).options(selectinload(m.CareActivity.care_plan))
+                .where(m.CareActivity.patient_id == patient_id,
+                       m.CareActivity.status.in_(m.OPEN_ACTIVITY_STATUSES))
+                .order_by(m.CareActivity.due_date.is_(None), m.CareActivity.due_date, m.CareActivity.id)
+            ).scalars().all()
+            chosen: Optional[m.CareActivity] = None
+            if activity_id:
+                row = s.get(m.CareActivity, activity_id)
+                if row is None or row.patient_id != patient_id:
+                    return TaskDone(activity=None)
+                if row.status not in m.OPEN_ACTIVITY_STATUSES:
+                    return TaskDone(activity=_activity_view(row, today), already_done=True)
+                chosen = row
+            else:
+                words = _keywords(said)
+                scored = []
+                for a in open_rows:
+                    overlap = len(words & _keywords(a.description))
+                    if overlap:
+                        scored.append((overlap, a))
+                scored.sort(key=lambda t: -t[0])
+                if scored and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+                    chosen = scored[0][1]
+                elif not scored and len(open_rows) == 1:
+                    chosen = open_rows[0]
+                else:
+                    pool = [a for _, a in scored] or open_rows
+                    return TaskDone(activity=None,
+                                    candidates=tuple(_activity_view(a, today) for a in pool[:5]))
+            chosen.status = "completed"
+            chosen.completed_at = now
+            chosen.completion_source = "patient-reported"
+            s.flush()
+            return TaskDone(activity=_activity_view(chosen, today))
+
+    # ---- referrals
+    def _referral_query(self, patient_id: str):
+        return (select(m.Referral)
+                .options(selectinload(m.Referral.referring_provider),
+                         selectinload(m.Referral.receiving_provider).selectinload(m.Provider.clinic),
+                         selectinload(m.Referral.receiving_clinic),
+                         selectinload(m.Referral.appointment).selectinload(m.Appointment.clinic),
+                         selectinload(m.Referral.appointment).selectinload(m.Appointment.provider))
+                .where(m.Referral.patient_id == patient_id))
+
+    def open_referrals_for(self, patient_id: str) -> List[ReferralView]:
+        """Referrals still in progress, most recently sent first."""
+        with self.db.session() as s:
+            rows = s.execute(self._referral_query(patient_id)
+                             .where(m.Referral.status.in_(m.OPEN_REFERRAL_STATUSES))
+                             .order_by(m.Referral.sent_on.desc(), m.Referral.id)).scalars().all()
+            return [_referral_view(r) for r in rows]
+
+    def referrals_for(self, patient_id: str) -> List[ReferralView]:
+        """All referrals, open ones first, then most recently sent first."""
+        with self.db.session() as s:
+            rows = s.execute(self._referral_query(patient_id)
+                             .order_by(m.Referral.sent_on.desc(), m.Referral.id)).scalars().all()
+            views = [_referral_view(r) for r in rows]
+            return sorted(views, key=lambda r: not r.is_open)
+
+    def referral_for(self, patient_id: str, referral_id: str) -> Optional[ReferralView]:
+        with self.db.session() as s:
+            row = s.execute(self._referral_query(patient_id)
+                            .where(m.Referral.id == referral_id)).scalars().first()
+            return _referral_view(row) if row is not None else None
+
+    # ---- appointments
+    def upcoming_appointments_for(self, patient_id: str, now: Optional[dt.datetime] = None,
+                                  limit: int = 10) -> List[AppointmentView]:
+        now = now or dt.datetime.now()
+        start_of_today = dt.datetime.combine(now.date(), dt.time.min)
+        with self.db.session() as s:
+            rows = s.execute(
+                select(m.Appointment)
+                .options(selectinload(m.Appointment.clinic), selectinload(m.Appointment.provider))
+                .where(m.Appointment.patient_id == patient_id,
+                       m.Appointment.starts_at >= start_of_today,
+                       m.Appointment.status.in_(("booked", "pending", "proposed", "arrived")))
+                .order_by(m.Appointment.starts_at).limit(limit)
+            ).scalars().all()
+            return [_appointment_view(a) for a in rows]
+
+    # ---- results
+    def released_results_for(self, patient_id: str) -> List[ResultView]:
+        """Results released to the patient, newest first. Unreleased ones never leave here."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(m.TestResult).options(selectinload(m.TestResult.ordering_provider))
+                .where(m.TestResult.patient_id == patient_id,
+                       m.TestResult.released_to_patient.is_(True))
+                .order_by(func.coalesce(m.TestResult.resulted_on, m.TestResult.ordered_on).desc(),
+                          m.TestResult.id)
+            ).scalars().all()
+            return [ResultView(
+                id=r.id, name=r.name, ordered_on=r.ordered_on, resulted_on=r.resulted_on,
+                reviewed_on=r.reviewed_on, status=r.status, provider_note=r.provider_note,
+                value=r.value, unit=r.unit, reference_range=r.reference_range,
+                ordering_provider=_name(r.ordering_provider)) for r in rows]
+
+    def pending_results_for(self, patient_id: str) -> List[PendingResultView]:
+        """Tests not back yet, or back but not released: names and dates only, never values."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(m.TestResult).options(selectinload(m.TestResult.ordering_provider))
+                .where(m.TestResult.patient_id == patient_id,
+                       m.TestResult.released_to_patient.is_(False),
+                       m.TestResult.status != "cancelled")
+                .order_by(m.TestResult.ordered_on.desc(), m.TestResult.id)
+            ).scalars().all()
+            return [PendingResultView(
+                id=r.id, name=r.name, ordered_on=r.ordered_on,
+                back_but_not_released=r.status not in PENDING_RESULT_STATUSES,
+                ordering_provider=_name(r.ordering_provider)) for r in rows]
+
+    # ---- medications and care team
+    def active_medications_for(self, patient_id: str) -> List[MedicationView]:
+        """Active medicines, recently changed ones first, then by name."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(m.Medication).options(selectinload(m.Medication.prescriber))
+                .where(m.Medication.patient_id == patient_id, m.Medication.status == "active")
+                .order_by(m.Medication.change_note.is_(None), m.Medication.name)
+            ).scalars().all()
+            return [self._medication_view(r) for r in rows]
+
+    def stopped_medications_for(self, patient_id: str, since: Optional[dt.date] = None) -> List[MedicationView]:
+        with self.db.session() as s:
+            q = (select(m.Medication).options(selectinload(m.Medication.prescriber))
+                 .where(m.Medication.patient_id == patient_id, m.Medication.status == "stopped"))
+            if since is not None:
+                q = q.where(m.Medication.stop_date >= since)
+            rows = s.execute(q.order_by(m.Medication.name)).scalars().all()
+            return [self._medication_view(r) for r in rows]
+
+    @staticmethod
+    def _medication_view(r: m.Medication) -> MedicationView:
+        return MedicationView(id=r.id, name=r.name, dose=r.dose, schedule=r.schedule,
+                              prescriber=_name(r.prescriber), start_date=r.start_date,
+                              status=r.status, change_note=r.change_note)
+
+    def care_team_for(self, patient_id: str) -> List[CareTeamView]:
+        """Active care-team members, in the order patients usually need them."""
+        order = {role: i for i, role in enumerate(
+            ("primary care", "care coordinator", "nurse", "specialist", "pharmacist"))}
+        with self.db.session() as s:
+            rows = s.execute(
+                select(m.CareTeamMember)
+                .options(selectinload(m.CareTeamMember.provider).selectinload(m.Provider.clinic))
+                .where(m.CareTeamMember.patient_id == patient_id, m.CareTeamMember.active.is_(True))
+            ).scalars().all()
+            views = [CareTeamView(
+                provider_id=r.provider_id, name=r.provider.name, role=r.role,
+                specialty=r.provider.specialty,
+                clinic_name=r.provider.clinic.name if r.provider.clinic else None,
+                phone=r.provider.phone or (r.provider.clinic.phone if r.provider.clinic else None),
+                can_message=bool(r.can_message)) for r in rows]
+            return sorted(views, key=lambda v: (order.get(v.role, 99), v.name))
+
+    # ---- general directories (no patient data)
+    def clinic_ratings(self, specialty: Optional[str] = None,
+                       area: Optional[str] = None) -> List[ClinicRatingsView]:
+        """Clinics with their latest patient-experience scores, best overall first."""
+        with self.db.session() as s:
+            q = select(m.Clinic).options(selectinload(m.Clinic.ratings))
+            if area:
+                q = q.where(func.lower(m.Clinic.area) == area.lower())
+            clinics = s.execute(q.order_by(m.Clinic.name)).scalars().all()
+            views = []
+            for c in clinics:
+                if specialty and specialty.lower() not in [x.lower() for x in c.specialty_list]:
+                    continue
+                if not c.ratings:
+                    continue
+                latest = max(r.period for r in c.ratings)
+                current = [r for r in c.ratings if r.period == latest]
+                views.append(ClinicRatingsView(
+                    clinic_id=c.id, name=c.name, area=c.area, address=c.address, phone=c.phone,
+                    hours=c.hours, specialties=tuple(c.specialty_list),
+                    scores={r.category: r.score for r in current},
+                    respondents=max((r.respondents for r in current), default=0), period=latest))
+            return sorted(views, key=lambda v: (-(v.overall or 0.0), v.name))
+
+    def community_resources(self, category: Optional[str] = None,
+                            area: Optional[str] = None) -> List[ResourceView]:
+        """Resources in a category; those in the asked-for area first, then area-wide ones."""
+        with self.db.session() as s:
+            q = select(m.CommunityResource)
+            if category:
+                q = q.where(m.CommunityResource.category == category)
+            if area:
+                q = q.where(or_(func.lower(m.CommunityResource.area) == area.lower(),
+                                m.CommunityResource.area.is_(None),
+                                m.CommunityResource.area == "all areas"))
+            rows = s.execute(q.order_by(m.CommunityResource.category, m.CommunityResource.name)).scalars().all()
+            views = [ResourceView(id=r.id, category=r.category, name=r.name, description=r.description,
+                                  phone=r.phone, web=r.web, eligibility=r.eligibility, area=r.area)
+                     for r in rows]
+            if area:
+                views.sort(key=lambda v: (v.area or "").lower() != area.lower())
+            return views
+
+    # ---- hand-off, saved questions, audit
+    def record_callback_request(self, patient_id: Optional[str], reason: Optional[str],
+                                channel: str, conversation_id: Optional[str] = None,
+                                now: Optional[dt.datetime] = None) -> int:
+        with self.db.session() as s:
+            row = m.CallbackRequest(patient_id=patient_id, reason=reason, channel=channel,
+                                    conversation_id=conversation_id,
+                                    created_at=now or dt.datetime.now(), status="open")
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def open_callback_requests(self, patient_id: Optional[str] = None) -> List[m.CallbackRequest]:
+        with self.db.session() as s:
+            q = select(m.CallbackRequest).where(m.CallbackRequest.status == "open")
+            if patient_id is not None:
+                q = q.where(m.CallbackRequest.patient_id == patient_id)
+            rows = s.execute(q.order_by(m.CallbackRequest.created_at)).scalars().all()
+            s.expunge_all()
+            return list(rows)
+
+    def save_question(self, patient_id: str, question: str, situation: Optional[str] = None,
+                      now: Optional[dt.datetime] = None) -> bool:
+        """Keep a question for the patient's next visit; False if it was already saved."""
+        question = " ".join(question.split())
+        with self.db.session() as s:
+            exists = s.execute(select(m.SavedQuestion.id).where(
+                m.SavedQuestion.patient_id == patient_id, m.SavedQuestion.question == question)).first()
+            if exists:
+                return False
+            s.add(m.SavedQuestion(patient_id=patient_id, question=question, situation=situation,
+                                  created_at=now or dt.datetime.now()))
+            return True
+
+    def saved_questions_for(self, patient_id: str) -> List[SavedQuestionView]:
+        with self.db.session() as s:
+            rows = s.execute(select(m.SavedQuestion).where(m.SavedQuestion.patient_id == patient_id)
+                             .order_by(m.SavedQuestion.created_at, m.SavedQuestion.id)).scalars().all()
+            return [SavedQuestionView(id=r.id, question=r.question, situation=r.situation,
+                                      created_at=r.created_at) for r in rows]
+
+    def record_disclosure(self, patient_id: str, record_kind: str, action: str,
+                          conversation_id: Optional[str] = None, channel: Optional[str] = None,
+                          now: Optional[dt.datetime] = None) -> None:
+        """Audit: which conversation was shown which kind of this patient's records (ids only)."""
+        with self.db.session() as s:
+            s.add(m.AuditEvent(at=now or dt.datetime.now(), conversation_id=conversation_id,
+                               channel=channel, patient_id=patient_id, record_kind=record_kind,
+                               action=action))
+
+    def audit_for(self, patient_id: Optional[str] = None, limit: int = 200) -> List[AuditView]:
+        with self.db.session() as s:
+            q = select(m.AuditEvent)
+            if patient_id is not None:
+                q = q.where(m.AuditEvent.patient_id == patient_id)
+            rows = s.execute(q.order_by(m.AuditEvent.at.desc(), m.AuditEvent.id.desc()).limit(limit)).scalars().all()
+            return [AuditView(at=r.at, conversation_id=r.conversation_id, channel=r.channel,
+                              patient_id=r.patient_id, record_kind=r.record_kind, action=r.action)
+                    for r in rows]
