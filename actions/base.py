@@ -84,3 +84,31 @@ class CareAction(Action):
     def answer(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                patient_id: Optional[str]) -> Optional[List[Dict[Text, Any]]]:
         raise NotImplementedError
+
+    @staticmethod
+    def short(tracker: Tracker) -> bool:
+        """Short answers, without values or full lists, on SMS."""
+        return channel_of(tracker) == SMS_CHANNEL
+
+    @staticmethod
+    def entity(tracker: Tracker, name: str) -> Optional[str]:
+        """An entity of this very message (slots may hold one from earlier turns)."""
+        value = next(tracker.get_latest_entity_values(name), None)
+        return str(value) if value is not None else None
+
+    def deliver(self, dispatcher: CollectingDispatcher, tracker: Tracker, reply,
+                patient_id: Optional[str]) -> List[Dict[Text, Any]]:
+        """Send a service's Reply, audit what it disclosed (ids only), and set its slots."""
+        for say in reply.says:
+            kwargs = dict(say.variables)
+            if say.buttons:
+                kwargs["buttons"] = say.buttons
+            dispatcher.utter_message(response=say.response, **kwargs)
+        if patient_id and reply.disclosed:
+            store = care_store()
+            for record_kind, action in reply.disclosed:
+                store.record_disclosure(patient_id, record_kind, action, conversation_id=tracker.sender_id,
+                                        channel=channel_of(tracker))
+            log.info("action=%s conversation=%s patient=%s disclosed=%s", self.name(), tracker.sender_id,
+                     patient_id, ",".join(kind for kind, _ in reply.disclosed))
+        return [SlotSet(name, value) for name, value in reply.slots.items()]
