@@ -54,5 +54,8 @@ test: install model
 	CARENAV_TEST_PG_URL=$$url $(PY) -m pytest -q -p no:cacheprovider || status=$$?; \
 	scripts/pg-test-server stop; exit $$status
 
+eval: install
+	@$(PY) -m bot.evaluation
+
 clean:
 	rm -rf models results var .pytest_cache

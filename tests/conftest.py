@@ -30,6 +30,20 @@ def demo_db_url(tmp_path_factory) -> str:
     return url
 
 
+TEST_TOKEN_SECRET = "carenav-test-token-secret-0123456789abcdef0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def token_for():
+    """Tokens as the clinic's website would hand them out, signed with the servers' test secret."""
+    from bot.identity import issue_token
+
+    def make(patient_id: str, ttl_seconds: int = 3600) -> str:
+        os.environ["CARENAV_TOKEN_SECRET"] = TEST_TOKEN_SECRET
+        return issue_token(patient_id, ttl_seconds=ttl_seconds)
+    return make
+
+
 @pytest.fixture(scope="session")
 def assistant(demo_db_url, tmp_path_factory):
     """The real Rasa server and action server, started the way `make run` starts them."""
@@ -43,7 +57,8 @@ def assistant(demo_db_url, tmp_path_factory):
     ports = Ports(rasa=rasa_port, actions=rasa_port + 50, web=rasa_port + 3000)
     logs = tmp_path_factory.mktemp("logs")
     running = Assistant(model=model, ports=ports, log_dir=logs,
-                        env={"CARENAV_DB_URL": demo_db_url})
+                        env={"CARENAV_DB_URL": demo_db_url,
+                             "CARENAV_TOKEN_SECRET": TEST_TOKEN_SECRET})
     try:
         running.start(timeout=300)
     except RuntimeError as exc:

@@ -139,6 +139,8 @@ def save_questions(store, patient_id: str, *, text: str, question_ref: Optional[
         own = own_question(text)
         if own:
             chosen = [own]
+        elif last_questions and set((text or "").lower().split()) & {"all", "these", "them", "those"}:
+            chosen = list(last_questions)
     if not chosen:
         reply.say("utter_what_question_to_save")
         return reply
