@@ -39,8 +39,11 @@ def channel_of(tracker: Tracker) -> str:
 
 def identity_of(tracker: Tracker) -> Identity:
     metadata = (tracker.latest_message or {}).get("metadata") or {}
-    return identity_for(channel_of(tracker), metadata, tracker.get_slot(PATIENT_SLOT),
-                        tracker.get_slot(SMS_VERIFIED_SLOT))
+    channel = channel_of(tracker)
+    # Only the SMS channel (bot/channels/sms.py) produces input_channel "sms", and it sets this
+    # after the patient confirmed their date of birth; REST clients cannot claim that channel.
+    sms_verified = metadata.get(SMS_VERIFIED_SLOT) if channel == SMS_CHANNEL else None
+    return identity_for(channel, metadata, tracker.get_slot(PATIENT_SLOT), sms_verified)
 
 
 class CareAction(Action):
@@ -74,7 +77,12 @@ class CareAction(Action):
     def not_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                      identity: Identity) -> List[Dict[Text, Any]]:
         if channel_of(tracker) == SMS_CHANNEL:
-            dispatcher.utter_message(response="utter_verify_sms_first")
+            metadata = (tracker.latest_message or {}).get("metadata") or {}
+            if metadata.get("sms_locked"):
+                dispatcher.utter_message(response="utter_sms_locked", clinic_phone=CLINIC_MAIN_PHONE)
+            else:
+                dispatcher.utter_message(response="utter_verify_sms_first")
+                dispatcher.utter_message(json_message={"carenav_sms": "verify"})
         elif identity.reason == "token for another patient":
             dispatcher.utter_message(response="utter_other_patient_refused")
         else:

@@ -79,6 +79,25 @@ def cmd_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_audit(args: argparse.Namespace) -> int:
+    from bot.store.queries import CareStore
+
+    db = _open_store()
+    store = CareStore(db)
+    if store.patient(args.patient_id) is None:
+        print(f"carenav: no patient with id {args.patient_id!r} in the store "
+              "(see 'carenav patients')", file=sys.stderr)
+        return 1
+    rows = store.audit_for(args.patient_id, limit=args.limit)
+    print("time\tconversation\tchannel\trecord kind\taction")
+    for r in rows:
+        print(f"{r.at:%Y-%m-%d %H:%M:%S}\t{r.conversation_id or '-'}\t{r.channel or '-'}\t"
+              f"{r.record_kind}\t{r.action}")
+    if not rows:
+        print(f"(no record of {args.patient_id} has been shown to any conversation)", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from bot.modeling import train_if_stale
 
@@ -163,6 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("patient_id")
     token.add_argument("--ttl", type=int, default=3600, help="seconds until it expires (default 3600)")
     token.set_defaults(func=cmd_token)
+
+    audit = sub.add_parser("audit", help="list every disclosure of a patient's records (ids only)")
+    audit.add_argument("patient_id")
+    audit.add_argument("--limit", type=int, default=200)
+    audit.set_defaults(func=cmd_audit)
 
     train = sub.add_parser("train", help="train the Rasa model if data, config or domain changed")
     train.add_argument("--config", default="config.yml")

@@ -44,8 +44,25 @@ def token_for():
     return make
 
 
+SMS_ACCOUNT_SID = "ACtest0000000000000000000000000000"
+SMS_AUTH_TOKEN = "sms-test-auth-token-0123456789"
+SMS_FROM = "+15550109999"
+
+
 @pytest.fixture(scope="session")
-def assistant(demo_db_url, tmp_path_factory):
+def sms_provider():
+    """The local stand-in for the SMS provider's Messages API."""
+    from tests.integration.fake_sms_provider import FakeSmsProvider
+
+    port = int(os.environ.get("CARENAV_TEST_SMS_PORT", "5188"))
+    provider = FakeSmsProvider(SMS_ACCOUNT_SID, SMS_AUTH_TOKEN, port)
+    provider.start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def assistant(demo_db_url, tmp_path_factory, sms_provider):
     """The real Rasa server and action server, started the way `make run` starts them."""
     from bot.modeling import model_path
     from bot.runner import Assistant, Ports
@@ -58,7 +75,11 @@ def assistant(demo_db_url, tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
     running = Assistant(model=model, ports=ports, log_dir=logs,
                         env={"CARENAV_DB_URL": demo_db_url,
-                             "CARENAV_TOKEN_SECRET": TEST_TOKEN_SECRET})
+                             "CARENAV_TOKEN_SECRET": TEST_TOKEN_SECRET,
+                             "CARENAV_SMS_ACCOUNT_SID": SMS_ACCOUNT_SID,
+                             "CARENAV_SMS_AUTH_TOKEN": SMS_AUTH_TOKEN,
+                             "CARENAV_SMS_FROM": SMS_FROM,
+                             "CARENAV_SMS_API_BASE": sms_provider.base_url})
     try:
         running.start(timeout=300)
     except RuntimeError as exc:

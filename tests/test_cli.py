@@ -66,3 +66,20 @@ def test_bad_db_url_hides_the_password():
     result = carenav("db", "init", db_url="postgresql+psycopg2://u:s3cret@127.0.0.1:1/x", check=False)
     assert result.returncode != 0
     assert "s3cret" not in result.stderr
+
+
+def test_audit_lists_disclosures_with_ids_only(tmp_path):
+    from bot.store.db import Database
+    from bot.store.queries import CareStore
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    carenav("db", "seed", db_url=url)
+    store = CareStore(Database(url))
+    store.record_disclosure("demo-maria", "test result", "released results", conversation_id="conv-42", channel="rest")
+    store.record_disclosure("demo-james", "referral", "reason", conversation_id="conv-7", channel="sms")
+    out = carenav("audit", "demo-maria", db_url=url).stdout.strip().splitlines()
+    assert out[0] == "time\tconversation\tchannel\trecord kind\taction"
+    assert len(out) == 2 and out[1].split("\t")[1:] == ["conv-42", "rest", "test result", "released results"]
+    assert "Maria" not in "\n".join(out) and "conv-7" not in "\n".join(out)
+    missing = carenav("audit", "nobody", db_url=url, check=False)
+    assert missing.returncode == 1 and "no patient" in missing.stderr

@@ -293,3 +293,34 @@ class AuditEvent(Base):
     patient_id = Column(ID, nullable=False, index=True)
     record_kind = Column(String(32), nullable=False)
     action = Column(String(64), nullable=False)
+
+
+class SmsSession(Base):
+    """Per phone number: opt-out, date-of-birth verification and lockout, the last numbered choices."""
+
+    __tablename__ = "sms_sessions"
+    phone = Column(String(20), primary_key=True)  # E.164
+    opted_out = Column(Boolean, nullable=False, default=False)
+    verified_patient_id = Column(ID, nullable=True)
+    verified_until = Column(DateTime, nullable=True)
+    awaiting_dob = Column(Boolean, nullable=False, default=False)
+    pending_text = Column(Text, nullable=True)  # the question asked before verifying, answered after
+    failures = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime, nullable=True)
+    choices = Column(Text, nullable=True)  # JSON list of button payloads offered as 1, 2, 3...
+    updated_at = Column(DateTime, nullable=True)
+
+
+class SmsOutbox(Base):
+    """Every SMS we send, so a failed send is retried and never lost silently."""
+
+    __tablename__ = "sms_outbox"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    to_phone = Column(String(20), nullable=False, index=True)
+    body = Column(Text, nullable=False)
+    status = Column(String(16), nullable=False, default="pending")  # pending|sent|failed
+    attempts = Column(Integer, nullable=False, default=0)
+    provider_id = Column(String(64), nullable=True)
+    last_error = Column(String(300), nullable=True)
+    created_at = Column(DateTime, nullable=False)
+    sent_at = Column(DateTime, nullable=True)

@@ -73,12 +73,14 @@ class Conversation:
     token: Optional[str] = None
 
     def run(self, action, text: str = "", intent: str = "", entities: Optional[List[Dict[str, Any]]] = None,
-            token: Optional[str] = "default") -> Turn:
+            token: Optional[str] = "default", metadata: Optional[Dict[str, Any]] = None) -> Turn:
         from bot.identity import issue_token
 
         if token == "default":
             token = self.token or (issue_token(self.patient_id) if self.patient_id else None)
-        metadata = {"token": token} if token else {}
+        metadata = dict(metadata or {})
+        if token:
+            metadata["token"] = token
         latest = {"text": text, "intent": {"name": intent, "confidence": 0.99},
                   "entities": entities or [], "metadata": metadata, "intent_ranking": []}
         events = [{"event": "user", "text": text, "parse_data": latest, "input_channel": self.channel,
@@ -89,9 +91,10 @@ class Conversation:
         for e in out:
             if e.get("event") == "slot":
                 self.slots[e["name"]] = e["value"]
-        return Turn(texts=[render(m, self.domain, self.channel) for m in dispatcher.messages],
+        said = [m for m in dispatcher.messages if m.get("response") or m.get("text")]
+        return Turn(texts=[render(m, self.domain, self.channel) for m in said],
                     buttons=[b for m in dispatcher.messages for b in (m.get("buttons") or [])],
-                    events=out, responses=[m.get("response") for m in dispatcher.messages])
+                    events=out, responses=[m.get("response") for m in said])
 
 
 @pytest.fixture

@@ -113,8 +113,9 @@ def test_results_released_only_with_the_providers_note_and_pending_by_name(chat)
 
 
 def test_results_over_sms_say_ready_without_values(chat):
-    conv = chat(channel="sms", slots={"sms_verified_patient": "demo-maria"})
-    text = conv.run(care.ActionTestResults(), "results?", "ask_test_results", token=None).text
+    conv = chat(channel="sms")
+    text = conv.run(care.ActionTestResults(), "results?", "ask_test_results", token=None,
+                    metadata={"sms_verified_patient": "demo-maria"}).text
     assert "1 result(s) are ready for you: Hemoglobin A1c" in text
     assert "8.4" not in text and "patient portal" in text
 
@@ -172,6 +173,9 @@ def test_records_need_a_signed_in_patient(chat):
     assert turn.responses == ["utter_sign_in_first"]
     sms = chat(channel="sms").run(care.ActionMedications(), "my meds", "ask_medications", token=None)
     assert sms.responses == ["utter_verify_sms_first"]
+    spoofed = chat(channel="rest").run(care.ActionMedications(), "my meds", "ask_medications", token=None,
+                                       metadata={"sms_verified_patient": "demo-linda"})
+    assert spoofed.responses == ["utter_sign_in_first"]
 
 
 def test_a_broken_store_gets_an_apology_and_the_clinic_phone(chat, monkeypatch):
