@@ -13,12 +13,13 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install store model run test test-fast eval clean pg-start pg-stop
+.PHONY: help install store model run test test-stories eval clean pg-start pg-stop browser
 
 help:
 	@echo "make run    set up (venv, store, model) and start the assistant on localhost"
 	@echo "make test   set up and run the whole test suite (what CI runs)"
 	@echo "make eval   NLU accuracy on the held-out set, ours against Rasa's default pipeline"
+	@echo "make test-stories   play the dialogue test stories (tests/stories/) and write results/report.html"
 
 $(STAMP): pyproject.toml
 	@py=$$(scripts/find-python310) || exit 1; \
@@ -48,11 +49,17 @@ pg-start:
 pg-stop:
 	@scripts/pg-test-server stop
 
-test: install model
+browser:
+	@scripts/ensure-chromium
+
+test: install model browser
 	@url=$$(scripts/pg-test-server start) || exit 1; \
 	status=0; \
 	CARENAV_TEST_PG_URL=$$url $(PY) -m pytest -q -p no:cacheprovider || status=$$?; \
 	scripts/pg-test-server stop; exit $$status
+
+test-stories: install model
+	@PYTHONWARNINGS=ignore $(PY) -m bot.story_tests --stories tests/stories --out results
 
 eval: install
 	@$(PY) -m bot.evaluation

@@ -98,6 +98,32 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_story_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from bot.story_export import CannotRedact, ConversationNotFound, export_test_story
+    from bot.tracker_store import tracker_db_url
+
+    url = tracker_db_url()
+    try:
+        story = export_test_story(args.sender_id, url)
+    except ConversationNotFound:
+        print(f"carenav: no conversation with sender id {args.sender_id!r} in the tracker store at "
+              f"{make_url(url).render_as_string(hide_password=True)}", file=sys.stderr)
+        return 1
+    except CannotRedact as exc:
+        print(f"carenav: {exc}", file=sys.stderr)
+        return 1
+    if args.out:
+        Path(args.out).write_text(story)
+        print(f"test story for {args.sender_id} written to {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.write(story)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from bot.modeling import train_if_stale
 
@@ -188,6 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=int, default=200)
     audit.set_defaults(func=cmd_audit)
 
+    story = sub.add_parser("story", help="conversation tests: turn a stored conversation into a test story")
+    story_sub = story.add_subparsers(dest="story_command", required=True)
+    export = story_sub.add_parser("export", help="write a conversation as a Rasa test story, without the "
+                                                 "patient's data (names, dates, numbers, record slots)")
+    export.add_argument("sender_id", help="the conversation's sender id")
+    export.add_argument("--out", metavar="FILE", help="write the story here (default: standard output)")
+    export.set_defaults(func=cmd_story_export)
+
     train = sub.add_parser("train", help="train the Rasa model if data, config or domain changed")
     train.add_argument("--config", default="config.yml")
     train.add_argument("--force", action="store_true", help="train even if a model for these inputs exists")
@@ -211,7 +245,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args.func(args) or 0)
     except StoreConfigError as exc:
         print(f"carenav: {exc}", file=sys.stderr)
-        print("carenav: set CARENAV_DB_URL to a reachable SQLAlchemy URL "
+        which = "CARENAV_TRACKER_DB_URL (or CARENAV_DB_URL)" if args.command == "story" else "CARENAV_DB_URL"
+        print(f"carenav: set {which} to a reachable SQLAlchemy URL "
               "(default sqlite:///var/carenav.db)", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -17,7 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Optional
 
+import yaml
+
 from bot.modeling import PROJECT_ROOT, rasa_executable
+from bot.tracker_store import tracker_db_url, tracker_store_endpoint
 
 
 @dataclass
@@ -36,9 +39,16 @@ def _http_ok(url: str) -> bool:
 
 
 def write_endpoints(path: Path, action_port: int, db_url: Optional[str] = None) -> Path:
-    """An endpoints file pointing Rasa at the action server on the given port."""
+    """An endpoints file pointing Rasa at the action server on the given port and, given a
+    database URL, at an SQL tracker store there (so conversations survive a restart)."""
     lines = ["action_endpoint:", f'  url: "http://localhost:{action_port}/webhook"']
-    path.write_text("\n".join(lines) + "\n")
+    text = "\n".join(lines) + "\n"
+    if db_url:
+        endpoint = tracker_store_endpoint(db_url)
+        if endpoint["dialect"].startswith("sqlite"):
+            Path(endpoint["db"]).parent.mkdir(parents=True, exist_ok=True)
+        text += yaml.safe_dump({"tracker_store": endpoint}, sort_keys=False, default_flow_style=False)
+    path.write_text(text)
     return path
 
 
@@ -70,7 +80,9 @@ class Assistant:
     def start(self, timeout: float = 240.0) -> "Assistant":
         rasa = rasa_executable()
         tmp = Path(tempfile.mkdtemp(prefix="carenav-"))
-        endpoints = write_endpoints(tmp / "endpoints.yml", self.ports.actions)
+        # the tracker store the Rasa process will see: its environment is os.environ + self.env
+        endpoints = write_endpoints(tmp / "endpoints.yml", self.ports.actions,
+                                    db_url=tracker_db_url(dict(os.environ, **self.env)))
         self._spawn("actions", [rasa, "run", "actions", "--actions", "actions",
                                 "--port", str(self.ports.actions)])
         self._spawn("rasa", [rasa, "run", "--model", str(self.model), "--port", str(self.ports.rasa),

@@ -26,6 +26,12 @@ def demo_db_url(tmp_path_factory) -> str:
     db = Database(url)
     db.create_schema()
     seed_demo(db)
+    # and the real (synthetic) FHIR patients, imported the way a clinic would import them
+    from bot.store.fhir_import import import_paths
+
+    fhir_dir = ROOT.parent / "shared" / "data" / "fhir"
+    if fhir_dir.is_dir():
+        import_paths(db, [fhir_dir], skip_invalid=True, show_progress=False)
     db.dispose()
     return url
 
@@ -73,7 +79,7 @@ def assistant(demo_db_url, tmp_path_factory, sms_provider):
     rasa_port = int(os.environ.get("CARENAV_TEST_RASA_PORT", "5105"))
     ports = Ports(rasa=rasa_port, actions=rasa_port + 50, web=rasa_port + 3000)
     logs = tmp_path_factory.mktemp("logs")
-    running = Assistant(model=model, ports=ports, log_dir=logs,
+    running = Assistant(model=model, ports=ports, log_dir=logs, with_web=True,
                         env={"CARENAV_DB_URL": demo_db_url,
                              "CARENAV_TOKEN_SECRET": TEST_TOKEN_SECRET,
                              "CARENAV_SMS_ACCOUNT_SID": SMS_ACCOUNT_SID,

@@ -7,6 +7,7 @@ situations and crisis phrases. Built once per process.
 """
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -17,7 +18,7 @@ from spacy.language import Language
 from spacy.matcher import PhraseMatcher
 from spacy.tokens import Doc
 
-from bot.nlp.vocab import crisis_vocabulary, entity_vocabularies
+from bot.nlp.vocab import crisis_pattern_vocabulary, crisis_vocabulary, entity_vocabularies
 
 _lock = threading.Lock()
 
@@ -94,9 +95,22 @@ def crisis_matcher() -> VocabularyMatcher:
 CRISIS_PRIORITY = ("call_911", "poison_control", "call_988")
 
 
+@lru_cache(maxsize=1)
+def crisis_patterns() -> List[Tuple[str, "re.Pattern[str]"]]:
+    return [(group, re.compile(pattern)) for group, pattern in crisis_pattern_vocabulary()]
+
+
 def crisis_signs(text: str) -> List[Match]:
-    """The crisis phrases in a message (empty when there are none)."""
-    return crisis_matcher().matches(analyse(text))
+    """The crisis phrases and patterns in a message (empty when there are none)."""
+    doc = analyse(text)
+    found = crisis_matcher().matches(doc)
+    lowered = " ".join(t.lower_ for t in doc if not t.is_space)
+    lemmas = " ".join((t.lemma_ or t.text).lower() for t in doc if not t.is_space)
+    for group, pattern in crisis_patterns():
+        hit = pattern.search(text.lower()) or pattern.search(lowered) or pattern.search(lemmas)
+        if hit:
+            found.append(Match("crisis", group, 0, len(text), hit.group(0)))
+    return found
 
 
 def crisis_kinds(text: str) -> List[str]:

@@ -19,6 +19,7 @@ ENTITY_VOCABULARIES = {
     "areas.yml": "area",
 }
 CRISIS_VOCABULARY = "crisis.yml"
+CRISIS_PATTERNS = "crisis_patterns.yml"
 CRISIS_GROUPS = ("call_911", "call_988", "poison_control")
 
 
@@ -70,3 +71,25 @@ def crisis_vocabulary() -> Dict[str, List[str]]:
     if unknown:
         raise ValueError(f"{VOCAB_DIR / CRISIS_VOCABULARY}: unknown groups {sorted(unknown)}")
     return vocab
+
+
+@lru_cache(maxsize=1)
+def crisis_pattern_vocabulary() -> List[tuple]:
+    """(group, regular expression) pairs from crisis_patterns.yml, in file order."""
+    import re
+
+    path = VOCAB_DIR / CRISIS_PATTERNS
+    if not path.exists():
+        return []
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    out = []
+    for group, patterns in raw.items():
+        if group not in CRISIS_GROUPS:
+            raise ValueError(f"{path}: unknown group {group!r}")
+        for pattern in patterns or []:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"{path}: bad pattern {pattern!r} in {group}: {exc}") from exc
+            out.append((group, pattern))
+    return out

@@ -1,0 +1,96 @@
+"""Where Rasa keeps conversations: an SQL tracker store, by default beside the care-plan store.
+
+Rasa's SQLTrackerStore (rasa/core/tracker_store.py) is configured in endpoints.yml with the keys
+dialect, url (the host), port, db, username, password and query, and keeps its own `events` table
+(no table of bot/store/models.py has that name). `tracker_store_endpoint` turns an SQLAlchemy URL
+into that section, so `carenav run`, the integration tests and `carenav story export` all use the
+same store: CARENAV_TRACKER_DB_URL if set, else the care-plan store's CARENAV_DB_URL.
+
+The store is `RedactingSQLTrackerStore`: Rasa's SQLTrackerStore, except that a sign-in token never
+reaches the database. The token travels in each message's metadata (the actions check it during
+the turn); what is kept for later (the message's metadata, the session_started_metadata slot)
+has every `token` value replaced, so the events table holds no credential.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Dict, Mapping, Optional
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.modeling import PROJECT_ROOT
+from bot.store.db import StoreConfigError, database_url
+
+TRACKER_DB_ENV = "CARENAV_TRACKER_DB_URL"
+TRACKER_STORE_TYPE = "bot.tracker_store.RedactingSQLTrackerStore"
+SECRET_KEYS = frozenset({"token"})
+REDACTED = "[redacted]"
+
+
+def without_secrets(value: Any) -> Any:
+    """A copy of a JSON-like value with every secret key's value replaced."""
+    if isinstance(value, dict):
+        return {k: (REDACTED if k in SECRET_KEYS and v else without_secrets(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
+
+
+try:  # the Rasa server and the story export have Rasa; the rest of bot/ does not need it
+    from rasa.core.tracker_store import SQLTrackerStore
+    from rasa.shared.core.events import Event
+except ImportError:  # pragma: no cover
+    SQLTrackerStore = None  # type: ignore[assignment,misc]
+
+if SQLTrackerStore is not None:
+
+    class RedactingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc,valid-type]
+        """Rasa's SQL tracker store that never writes a sign-in token to the database."""
+
+        def _additional_events(self, session, tracker):
+            for event in super()._additional_events(session, tracker):
+                data = event.as_dict()
+                clean = without_secrets(data)
+                yield event if clean == data else Event.from_parameters(clean)
+
+
+def tracker_db_url(environ: Optional[Mapping[str, str]] = None) -> str:
+    """CARENAV_TRACKER_DB_URL, else CARENAV_DB_URL, else the default care-plan store (var/carenav.db)."""
+    environ = os.environ if environ is None else environ
+    for name in (TRACKER_DB_ENV, "CARENAV_DB_URL"):
+        value = (environ.get(name) or "").strip()
+        if value:
+            return value
+    return database_url()
+
+
+def tracker_store_endpoint(db_url: str, root: Path = PROJECT_ROOT) -> Dict[str, Any]:
+    """The `tracker_store:` section of endpoints.yml for Rasa's SQLTrackerStore on this database.
+
+    A relative SQLite path is taken from `root` (the Rasa server runs with cwd=PROJECT_ROOT), and
+    written absolute, so it does not depend on where Rasa is started.
+    """
+    try:
+        url = make_url(db_url)
+    except ArgumentError as exc:
+        raise StoreConfigError(f"the tracker store URL is not a valid SQLAlchemy URL: {exc}") from exc
+    endpoint: Dict[str, Any] = {"type": TRACKER_STORE_TYPE, "dialect": url.drivername}
+    if url.get_backend_name() == "sqlite":
+        if not url.database or url.database == ":memory:":
+            raise StoreConfigError("the tracker store must be a SQLite file or a server, not an in-memory "
+                                   "database (conversations would not survive a restart)")
+        path = Path(url.database)
+        endpoint["db"] = str(path if path.is_absolute() else (root / path).resolve())
+    else:
+        # Rasa builds sqlalchemy URL(dialect, username, password, host, port, database=db, query=query)
+        # from these; `url` is its name for the host.
+        for key, value in (("url", url.host), ("port", url.port), ("db", url.database),
+                           ("username", url.username), ("password", url.password)):
+            if value is not None:
+                endpoint[key] = value
+    if url.query:
+        endpoint["query"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in url.query.items()}
+    return endpoint
+

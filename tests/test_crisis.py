@@ -1,0 +1,38 @@
+"""The deterministic crisis check: phrases with words in between still get the emergency answer,
+and everyday sentences about medicines do not."""
+from __future__ import annotations
+
+import pytest
+
+from bot.nlp.spacy_pipeline import crisis_kinds
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("my son swallowed a bunch of my pills", "poison_control"),
+    ("i took like 20 of my sleeping pills", "poison_control"),
+    ("i took 30 of my pills", "poison_control"),
+    ("my toddler got into my pills", "poison_control"),
+    ("i took too much insulin", "poison_control"),
+    ("my daughter drank some of the drain cleaner", "poison_control"),
+    ("my kid ate a battery", "poison_control"),
+    ("i can barely breathe", "call_911"),
+    ("can't breath", "call_911"),
+    ("my dad isn't breathing", "call_911"),
+    ("i want to kill myself", "call_988"),
+    ("i dont want to wake up tomorrow", "call_988"),
+    ("my friend is talking about taking her own life", "call_988"),
+    ("crushing chest pain and i can't breathe", "call_911"),  # most urgent first
+])
+def test_crisis_signs_are_found(text, kind):
+    assert crisis_kinds(text)[0] == kind
+
+
+@pytest.mark.parametrize("text", [
+    "i take my pills every morning", "what pills should i take", "should i take all my meds at once",
+    "how do i take all of these medicines", "i took 2 of my pills", "i swallowed my pills with water",
+    "can i take two tablets of tylenol", "the bottle says take 2 tablets", "i need a refill on my pills",
+    "how many pills do i take a day", "we went hiking and he ate some wild mushrooms",
+    "what should i ask the heart doctor",
+])
+def test_everyday_sentences_are_not_emergencies(text):
+    assert crisis_kinds(text) == []
