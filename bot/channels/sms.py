@@ -49,8 +49,13 @@ VERIFY_MARKER = "carenav_sms"
 
 
 def phone_ref(phone: str) -> str:
-    """An id for logs: never the number itself."""
-    return "sms-" + hashlib.sha256(phone.encode()).hexdigest()[:10]
+    """The id of a number's conversation, for the tracker store and logs: never the number itself.
+
+    Keyed with the server's secret, so the id cannot be turned back into the number by trying
+    every phone number."""
+    from bot.identity import token_secret
+
+    return "sms-" + hmac.new(token_secret().encode(), phone.encode(), hashlib.sha256).hexdigest()[:16]
 
 
 def twilio_signature(auth_token: str, url: str, params: Dict[str, str]) -> str:
@@ -383,7 +388,8 @@ class SmsInput(InputChannel):
 
         metadata = {"sms_verified_patient": verified, "sms_locked": locked}
         collector = SmsCollector()
-        await on_new_message(UserMessage(text, collector, phone, input_channel=self.name(), metadata=metadata))
+        await on_new_message(UserMessage(text, collector, phone_ref(phone), input_channel=self.name(),
+                                         metadata=metadata))
         await self._send_replies(phone, text, collector.messages)
 
     def _verify(self, s, session, phone: str, text: str, now: dt.datetime) -> str:

@@ -28,8 +28,10 @@ from rasa.shared.nlu.constants import (
     TEXT,
 )
 from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.nlp.spacy_pipeline import analyse, crisis_kinds, entity_matcher
+from bot.nlp.vocab import care_words
 
 EMERGENCY_INTENT = "report_emergency"
 EMERGENCY_ENTITY = "emergency_type"
@@ -147,6 +149,107 @@ class CrisisDetector(GraphComponent):
                 EXTRACTOR: self.__class__.__name__,
             })
             message.set(ENTITIES, entities, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data):
+        return training_data
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class DomainGate(GraphComponent):
+    """Sends a care intent that shares no word with the care domain to the fallback.
+
+    DIET spreads its confidence over the intents it knows, so "who wrote this opera" can come out
+    as ask_care_team. At training time this component learns two vocabularies (lemmas) from the
+    training data only: words of the care intents and words of the emergency examples that are
+    rare in small talk and out-of-scope examples; the care words also include the curated list
+    bot/knowledge/vocab/care_words.yml. At run time a care intent (or a classifier-only
+    emergency) whose message has none of those words and no vocabulary entity (specialty, test,
+    medicine, ...) becomes nlu_fallback, so the patient is offered the likely meanings as buttons
+    instead of a wrong answer. Crisis phrases are checked after this, by CrisisDetector.
+    """
+
+    UNGATED = ("greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "help", "out_of_scope",
+               "nlu_fallback")
+    STOPWORDS = frozenset(
+        "i me my a an the is are was be to of and or for in on at it this that what when where who how "
+        "do does did can could should would will you your we our us they them he she his her with from "
+        "about any some have has had get got so just please not no yes ok if but up out all there here "
+        "now then than as by 's n't 'm 're 've 'll 'd".split())
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        # a word belongs to a vocabulary when seen at least `min_count` times in its intents and
+        # `ratio` times more often there than in small talk and out-of-scope examples
+        return {"min_count": 2, "ratio": 3.0}
+
+    def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+                 care_words: Optional[List[str]] = None, emergency_words: Optional[List[str]] = None) -> None:
+        self._config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.care_words = frozenset(care_words or ())
+        self.emergency_words = frozenset(emergency_words or ())
+
+    @classmethod
+    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+               execution_context: ExecutionContext) -> "DomainGate":
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def _lemmas(cls, text: str) -> set:
+        return {(t.lemma_ or t.text).lower() for t in analyse(text)
+                if not (t.is_punct or t.is_space)} - cls.STOPWORDS
+
+    def train(self, training_data: TrainingData) -> Resource:
+        from collections import Counter
+
+        care, emergency, other = Counter(), Counter(), Counter()
+        for example in training_data.intent_examples:
+            intent, text = example.get(INTENT), example.get(TEXT) or ""
+            bucket = emergency if intent == EMERGENCY_INTENT else other if intent in self.UNGATED else care
+            bucket.update(self._lemmas(text))
+
+        def vocabulary(counts) -> List[str]:
+            return sorted(w for w, n in counts.items()
+                          if n >= self._config["min_count"] and n >= self._config["ratio"] * other.get(w, 0))
+
+        self.care_words = frozenset(vocabulary(care)) | frozenset(care_words())
+        self.emergency_words = frozenset(vocabulary(emergency))
+        self.persist()
+        return self._resource
+
+    def persist(self) -> None:
+        import json
+
+        with self._model_storage.write_to(self._resource) as model_dir:
+            (model_dir / "domain_gate.json").write_text(json.dumps(
+                {"care_words": sorted(self.care_words), "emergency_words": sorted(self.emergency_words)}))
+
+    @classmethod
+    def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+             execution_context: ExecutionContext, **kwargs: Any) -> "DomainGate":
+        import json
+
+        with model_storage.read_from(resource) as model_dir:
+            words = json.loads((model_dir / "domain_gate.json").read_text())
+        return cls(config, model_storage, resource, words["care_words"], words["emergency_words"])
+
+    def in_domain(self, text: str, intent: str) -> bool:
+        words = self.emergency_words if intent == EMERGENCY_INTENT else self.care_words
+        return bool(self._lemmas(text) & words) or bool(entity_matcher().matches(analyse(text)))
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        for message in messages:
+            text = message.get(TEXT)
+            intent = message.get(INTENT) or {}
+            name = intent.get(INTENT_NAME_KEY)
+            if not text or not name or name in self.UNGATED or self.in_domain(text, name):
+                continue
+            fallback = {INTENT_NAME_KEY: "nlu_fallback", PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY)}
+            ranking = [r for r in (message.get("intent_ranking") or []) if r.get(INTENT_NAME_KEY) != "nlu_fallback"]
+            message.set(INTENT, fallback, add_to_output=True)
+            message.set("intent_ranking", [fallback] + ranking, add_to_output=True)
         return messages
 
     def process_training_data(self, training_data):

@@ -93,3 +93,13 @@ def crisis_pattern_vocabulary() -> List[tuple]:
                 raise ValueError(f"{path}: bad pattern {pattern!r} in {group}: {exc}") from exc
             out.append((group, pattern))
     return out
+
+
+@lru_cache(maxsize=1)
+def care_words() -> List[str]:
+    """The curated care-domain words (care_words.yml), lowercase."""
+    path = VOCAB_DIR / "care_words.yml"
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else []
+    if not isinstance(raw, list):
+        raise ValueError(f"{path}: expected a list of words")
+    return sorted({str(w).strip().lower() for w in raw if str(w).strip()})

@@ -1,0 +1,57 @@
+"""DomainGate: a care intent with no word of the care domain goes to the fallback (buttons with the
+likely meanings), everything else passes untouched."""
+from __future__ import annotations
+
+import pytest
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.nlp.components import DomainGate
+
+
+def _gate() -> DomainGate:
+    class Storage:  # train() persists; a real folder under pytest's tmp dir is not needed here
+        def write_to(self, resource):
+            import contextlib
+            import pathlib
+            import tempfile
+
+            return contextlib.nullcontext(pathlib.Path(tempfile.mkdtemp()))
+
+    gate = DomainGate({}, Storage(), None)
+    examples = [("why was i referred to the specialist", "ask_referral_reason"), ("what is the referral about", "ask_referral_reason"),
+                ("why did my doctor send a referral", "ask_referral_reason"),
+                ("when is my next appointment", "ask_appointments"),
+                ("i need to reschedule my appointment", "ask_appointments"),
+                ("i have chest pain", "report_emergency"), ("bad pain in my arm", "report_emergency"),
+                ("hello there", "greet"), ("who is the best singer", "out_of_scope")]
+    gate.train(TrainingData([Message(data={"text": t, "intent": i}) for t, i in examples]))
+    return gate
+
+
+def _message(text: str, intent: str) -> Message:
+    ranking = [{"name": intent, "confidence": 0.7}, {"name": "ask_care_team", "confidence": 0.2}]
+    return Message(data={"text": text, "intent": {"name": intent, "confidence": 0.7}, "intent_ranking": ranking})
+
+
+@pytest.mark.parametrize("text, intent, expected", [
+    ("who wrote this opera", "ask_referral_reason", "nlu_fallback"),
+    ("king of the jungle", "report_emergency", "nlu_fallback"),
+    ("what was my referral for", "ask_referral_reason", "ask_referral_reason"),
+    ("move my appointments please", "ask_appointments", "ask_appointments"),  # lemma: appointment
+    ("what should i ask the heart doctor", "ask_appointments", "ask_appointments"),  # a specialty
+    ("the pain is bad", "report_emergency", "report_emergency"),
+    ("who wrote this opera", "greet", "greet"),  # small talk is not gated
+])
+def test_the_gate(text, intent, expected):
+    message = _message(text, intent)
+    _gate().process([message])
+    assert message.get("intent")["name"] == expected
+    if expected == "nlu_fallback":  # the likely meanings stay ranked for the fallback's buttons
+        assert [r["name"] for r in message.get("intent_ranking")][:2] == ["nlu_fallback", intent]
+
+
+def test_the_learned_vocabularies_leave_out_small_talk_words():
+    gate = _gate()
+    assert {"referral", "appointment"} <= gate.care_words and "pain" in gate.emergency_words
+    assert not {"hello", "who", "best"} & gate.care_words
