@@ -37,6 +37,13 @@ def database_url(url: Optional[str] = None) -> str:
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    # The action server and the Rasa server (its tracker store) write to the same file: with WAL,
+    # readers never block the writer, and a writer waits for the other instead of failing.
+    cursor.execute("PRAGMA busy_timeout=10000")
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file, so Rasa's connections use it too
+    except Exception:  # an in-memory database has no WAL; nothing to do
+        pass
     cursor.close()
 
 
