@@ -275,12 +275,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="where report.html goes")
     args = parser.parse_args(argv)
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
-    logging.basicConfig(level=logging.ERROR)
-    for noisy in ("rasa", "tensorflow", "absl", "matplotlib"):
-        logging.getLogger(noisy).setLevel(logging.ERROR)
     import warnings
 
-    warnings.filterwarnings("ignore")
+    warnings.showwarning = lambda *args, **kwargs: None  # staff read the result, not library warnings
+    logging.basicConfig(level=logging.ERROR)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.ERROR)  # Rasa's structured debug lines would bury the result
+    for noisy in ("rasa", "tensorflow", "absl", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
     return run(args.model or model_path(), args.stories, args.out)
 
 
