@@ -41,7 +41,10 @@ def _http_ok(url: str) -> bool:
 def write_endpoints(path: Path, action_port: int, db_url: Optional[str] = None) -> Path:
     """An endpoints file pointing Rasa at the action server on the given port and, given a
     database URL, at an SQL tracker store there (so conversations survive a restart)."""
-    lines = ["action_endpoint:", f'  url: "http://localhost:{action_port}/webhook"']
+    # Our actions never read the domain (responses are rendered by the Rasa server), so Rasa need
+    # not send the whole domain with every action call.
+    lines = ["action_endpoint:", f'  url: "http://localhost:{action_port}/webhook"',
+             "  enable_selective_domain: true"]
     text = "\n".join(lines) + "\n"
     if db_url:
         endpoint = tracker_store_endpoint(db_url)
