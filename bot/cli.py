@@ -143,7 +143,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     ports = Ports(rasa=args.port, actions=args.actions_port, web=args.web_port)
     print(f"starting CareNav with {model.name} (this takes about a minute) ...", flush=True)
-    assistant = Assistant(model=model, ports=ports, with_web=_web_available())
+    from bot.modeling import PROJECT_ROOT
+
+    log_dir = PROJECT_ROOT / "var" / "log"
+    print(f"the servers write their logs to {log_dir.relative_to(PROJECT_ROOT)}/ (rasa.log, actions.log, web.log)",
+          flush=True)
+    assistant = Assistant(model=model, ports=ports, with_web=_web_available(), log_dir=log_dir)
     try:
         assistant.start()
     except RuntimeError as exc:
