@@ -139,7 +139,12 @@ class Assistant:
             handle.close()
 
     def wait(self) -> int:
-        """Block until one process ends (or Ctrl-C); then stop the others."""
+        """Block until one process ends (or Ctrl-C, or SIGTERM); then stop the others."""
+
+        def terminated(_signum, _frame):
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, terminated)  # `kill` stops the servers too, not just this process
         try:
             while True:
                 for name, proc in self.procs.items():
