@@ -132,7 +132,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from bot.modeling import model_path
+    from bot.modeling import PROJECT_ROOT, model_path
     from bot.runner import Assistant, Ports
 
     _open_store()
@@ -143,8 +143,6 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     ports = Ports(rasa=args.port, actions=args.actions_port, web=args.web_port)
     print(f"starting CareNav with {model.name} (this takes about a minute) ...", flush=True)
-    from bot.modeling import PROJECT_ROOT
-
     log_dir = PROJECT_ROOT / "var" / "log"
     print(f"the servers write their logs to {log_dir.relative_to(PROJECT_ROOT)}/ (rasa.log, actions.log, web.log)",
           flush=True)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from bot.modeling import PROJECT_ROOT
-from bot.store.db import Database, StoreConfigError
+from bot.store.db import Database, StoreConfigError, error_reason
 from bot.tracker_store import tracker_store_endpoint
 
 # Slots that name the patient or their records: never exported, whatever the domain says.
@@ -276,7 +276,7 @@ def _check_tracker_store(endpoint: Dict[str, Any]) -> bool:
             return inspect(conn).has_table(SQLTrackerStore.SQLEvent.__tablename__)
     except SQLAlchemyError as exc:
         safe = engine.url.render_as_string(hide_password=True)
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        reason = error_reason(exc)
         raise StoreConfigError(f"cannot reach the tracker store at {safe}: {reason}") from exc
     finally:
         engine.dispose()

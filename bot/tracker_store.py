@@ -59,11 +59,8 @@ if SQLTrackerStore is not None:
 def tracker_db_url(environ: Optional[Mapping[str, str]] = None) -> str:
     """CARENAV_TRACKER_DB_URL, else CARENAV_DB_URL, else the default care-plan store (var/carenav.db)."""
     environ = os.environ if environ is None else environ
-    for name in (TRACKER_DB_ENV, "CARENAV_DB_URL"):
-        value = (environ.get(name) or "").strip()
-        if value:
-            return value
-    return database_url()
+    own = (environ.get(TRACKER_DB_ENV) or "").strip()
+    return own or database_url((environ.get("CARENAV_DB_URL") or "").strip() or None)
 
 
 def tracker_store_endpoint(db_url: str, root: Path = PROJECT_ROOT) -> Dict[str, Any]:

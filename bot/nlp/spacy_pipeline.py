@@ -7,7 +7,6 @@ situations and crisis phrases. Built once per process.
 """
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -33,7 +32,10 @@ def blank_english() -> Language:
         return nlp
 
 
+@lru_cache(maxsize=1024)
 def analyse(text: str) -> Doc:
+    """The message as spaCy tokens with lemmas. Cached: the tokenizer, the entity ruler, the domain
+    gate and the crisis check all read the same message, and none of them changes the Doc."""
     return blank_english()(text)
 
 
@@ -95,18 +97,13 @@ def crisis_matcher() -> VocabularyMatcher:
 CRISIS_PRIORITY = ("call_911", "poison_control", "call_988")
 
 
-@lru_cache(maxsize=1)
-def crisis_patterns() -> List[Tuple[str, "re.Pattern[str]"]]:
-    return [(group, re.compile(pattern)) for group, pattern in crisis_pattern_vocabulary()]
-
-
 def crisis_signs(text: str) -> List[Match]:
     """The crisis phrases and patterns in a message (empty when there are none)."""
     doc = analyse(text)
     found = crisis_matcher().matches(doc)
     lowered = " ".join(t.lower_ for t in doc if not t.is_space)
     lemmas = " ".join((t.lemma_ or t.text).lower() for t in doc if not t.is_space)
-    for group, pattern in crisis_patterns():
+    for group, pattern in crisis_pattern_vocabulary():
         hit = pattern.search(text.lower()) or pattern.search(lowered) or pattern.search(lemmas)
         if hit:
             found.append(Match("crisis", group, 0, len(text), hit.group(0)))

@@ -75,7 +75,7 @@ def crisis_vocabulary() -> Dict[str, List[str]]:
 
 @lru_cache(maxsize=1)
 def crisis_pattern_vocabulary() -> List[tuple]:
-    """(group, regular expression) pairs from crisis_patterns.yml, in file order."""
+    """(group, compiled regular expression) pairs from crisis_patterns.yml, in file order."""
     import re
 
     path = VOCAB_DIR / CRISIS_PATTERNS
@@ -88,10 +88,9 @@ def crisis_pattern_vocabulary() -> List[tuple]:
             raise ValueError(f"{path}: unknown group {group!r}")
         for pattern in patterns or []:
             try:
-                re.compile(pattern)
+                out.append((group, re.compile(pattern)))
             except re.error as exc:
                 raise ValueError(f"{path}: bad pattern {pattern!r} in {group}: {exc}") from exc
-            out.append((group, pattern))
     return out
 
 

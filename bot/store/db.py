@@ -24,6 +24,11 @@ class StoreConfigError(RuntimeError):
     """The store URL is malformed or the database cannot be reached."""
 
 
+def error_reason(exc: SQLAlchemyError) -> str:
+    """The database driver's own first line about what went wrong, for a one-line message."""
+    return str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+
+
 def database_url(url: Optional[str] = None) -> str:
     """The SQLAlchemy URL to use: the argument, else CARENAV_DB_URL, else var/carenav.db."""
     if url:
@@ -83,7 +88,7 @@ class Database:
             with self.engine.connect() as conn:
                 conn.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+            reason = error_reason(exc)
             raise StoreConfigError(f"cannot reach the care-plan store at {self.safe_url}: {reason}") from exc
 
     def create_schema(self) -> None:

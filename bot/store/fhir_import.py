@@ -71,7 +71,7 @@ from sqlalchemy import String, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.store import models as m
-from bot.store.db import Database
+from bot.store.db import Database, error_reason
 
 log = logging.getLogger(__name__)
 
@@ -509,7 +509,7 @@ def _import_file(db, path: Path, label: str, number: int, report: ImportReport, 
         with db.session() as session:
             mapper.run(session)
     except SQLAlchemyError as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        reason = error_reason(exc)
         report.file_problems.append(FileProblem(label, f"could not be written to the store: {reason}"))
         log.error("FHIR import: bundle %d not written (%s)", number, type(exc).__name__)
         return
