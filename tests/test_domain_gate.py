@@ -1,5 +1,6 @@
-"""DomainGate: a care intent with no word of the care domain goes to the fallback (buttons with the
-likely meanings), everything else passes untouched."""
+"""DomainGate: a care intent with no word of the care domain, or a care, help or bot_challenge
+message that reads unlike the care data, goes to the fallback (buttons with the likely meanings);
+everything else passes untouched."""
 from __future__ import annotations
 
 import pytest
@@ -42,6 +43,11 @@ def _message(text: str, intent: str) -> Message:
     ("what should i ask the heart doctor", "ask_appointments", "ask_appointments"),  # a specialty
     ("the pain is bad", "report_emergency", "report_emergency"),
     ("who wrote this opera", "greet", "greet"),  # small talk is not gated
+    ("what can you do", "help", "help"),  # only small words: nothing against it
+    ("can you teach me to multiply fractions", "help", "nlu_fallback"),  # no word the care data uses
+    ("is your appointment software a robot", "bot_challenge", "bot_challenge"),
+    # a care word, drowned by words the care data never uses
+    ("refer me to a cheap lawn mower repair shop with good reviews", "ask_referral_reason", "nlu_fallback"),
 ])
 def test_the_gate(text, intent, expected):
     message = _message(text, intent)
@@ -49,6 +55,13 @@ def test_the_gate(text, intent, expected):
     assert message.get("intent")["name"] == expected
     if expected == "nlu_fallback":  # the likely meanings stay ranked for the fallback's buttons
         assert [r["name"] for r in message.get("intent_ranking")][:2] == ["nlu_fallback", intent]
+
+
+def test_the_domain_score_rewards_care_words_and_costs_foreign_ones():
+    gate = _gate()
+    assert gate.domain_score("my referral") > 0 > gate.domain_score("my lawn mower")
+    assert gate.domain_score("my referral appointment") > gate.domain_score("my referral")
+    assert gate.domain_score("") == 0
 
 
 def test_the_learned_vocabularies_leave_out_small_talk_words():

@@ -102,3 +102,14 @@ def care_words() -> List[str]:
     if not isinstance(raw, list):
         raise ValueError(f"{path}: expected a list of words")
     return sorted({str(w).strip().lower() for w in raw if str(w).strip()})
+
+
+@lru_cache(maxsize=1)
+def english_logprob():
+    """General English word log-probabilities (spaCy's `lexeme_prob` table, spacy-lookups-data).
+
+    The background model DomainGate compares the care data with; read at training time only
+    (about a million words), the trained gate keeps scores for the words it saw."""
+    from spacy.lookups import load_lookups
+
+    return load_lookups("en", ["lexeme_prob"]).get_table("lexeme_prob")  # .get(word, default)
