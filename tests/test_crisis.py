@@ -22,6 +22,9 @@ from bot.nlp.spacy_pipeline import crisis_kinds
     ("i dont want to wake up tomorrow", "call_988"),
     ("my friend is talking about taking her own life", "call_988"),
     ("crushing chest pain and i can't breathe", "call_911"),  # most urgent first
+    ("honestly i just wanna kms", "call_988"),
+    ("there's blood gushing from his leg", "call_911"),
+    ("she's spurting blood from her hand", "call_911"),  # SMS shorthand, matched exactly
 ])
 def test_crisis_signs_are_found(text, kind):
     assert crisis_kinds(text)[0] == kind
@@ -33,6 +36,8 @@ def test_crisis_signs_are_found(text, kind):
     "can i take two tablets of tylenol", "the bottle says take 2 tablets", "i need a refill on my pills",
     "how many pills do i take a day", "we went hiking and he ate some wild mushrooms",
     "what should i ask the heart doctor",
+    "convert 10 miles to km",
+    "can i drink blood orange juice on this medicine",  # not "kms" (shorthand is never matched through its lemma)
 ])
 def test_everyday_sentences_are_not_emergencies(text):
     assert crisis_kinds(text) == []

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-HOLDOUT = ROOT / "tests" / "nlu_holdout.yml"
+HOLDOUTS = (ROOT / "tests" / "nlu_holdout.yml", ROOT / "tests" / "nlu_holdout_unseen.yml")
 OOS_EVAL = ROOT.parent / "shared" / "data" / "eval" / "clinc150_oos.json"
 
 
@@ -36,7 +36,7 @@ def test_the_holdout_is_not_in_the_training_data():
     from bot.evaluation import holdout_examples
 
     training = _training_texts()
-    leaked = [text for text, _ in holdout_examples(HOLDOUT) if _norm(text) in training]
+    leaked = [text for path in HOLDOUTS for text, _ in holdout_examples(path) if _norm(text) in training]
     assert not leaked, f"held-out examples found in data/nlu: {leaked}"
 
 
@@ -55,7 +55,7 @@ def test_every_held_out_emergency_is_caught_by_the_crisis_phrases_alone():
     from bot.evaluation import holdout_examples
     from bot.nlp.spacy_pipeline import crisis_kinds
 
-    missed = [text for text, intent in holdout_examples(HOLDOUT)
+    missed = [text for path in HOLDOUTS for text, intent in holdout_examples(path)
               if intent == "report_emergency" and not crisis_kinds(text)]
     assert not missed, f"crisis phrases miss: {missed}"
 
@@ -67,7 +67,7 @@ def test_held_out_accuracy_and_emergency_recall(capsys):
     model = model_path()
     if not model.exists():
         pytest.fail(f"no trained model {model.name}: run `make model` first")
-    figures = evaluate_model(model, name="carenav", holdout=HOLDOUT, with_oos=False)
+    figures = evaluate_model(model, name="carenav", holdouts=HOLDOUTS, with_oos=False)
     for error in figures.errors:
         print(f"  {error['expected']:>24} -> {error['predicted']:<24} {error['text']}")
     print(f"held-out accuracy {figures.accuracy:.3f}, emergency recall {figures.emergency_recall:.3f}")

@@ -49,7 +49,11 @@ class Match:
 
 
 class VocabularyMatcher:
-    """Matches curated phrases on lowercase text and on lemmas; longest match wins."""
+    """Matches curated phrases on lowercase text and on lemmas; longest match wins.
+
+    A short one-word phrase (3 letters or fewer) that the lemmatiser would change matches its
+    exact lowercase text only: that is shorthand, and its "lemma" is wrong ("kms" -> "km" would
+    make "convert 10 miles to km" a crisis), while "lab" still matches "labs"."""
 
     def __init__(self, vocabularies: Dict[str, Dict[str, List[str]]]) -> None:
         nlp = blank_english()
@@ -61,7 +65,9 @@ class VocabularyMatcher:
                 key = f"{label}\x1f{canonical}"
                 docs = list(nlp.pipe(phrases))
                 self._lower.add(key, docs)
-                self._lemma.add(key, docs)
+                by_lemma = [d for d in docs if len(d) > 1 or len(d.text) > 3 or d[0].lemma_.lower() == d[0].lower_]
+                if by_lemma:
+                    self._lemma.add(key, by_lemma)
                 self._keys[nlp.vocab.strings[key]] = (label, canonical)
 
     def matches(self, doc: Doc) -> List[Match]:
