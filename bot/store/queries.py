@@ -275,6 +275,7 @@ _STOP = {
     "already", "finished", "completed", "complete", "just", "got", "went", "do", "with", "is",
     "that", "this", "mark", "as", "me", "on", "in", "at", "was", "today", "yesterday", "task",
     "ive", "im", "all", "now", "so", "yes", "please", "took", "go", "your",
+    "morning", "afternoon", "evening", "tonight", "night", "week", "last", "earlier", "ago",
 }
 
 
@@ -359,9 +360,11 @@ class CareStore:
                                       now: Optional[dt.datetime] = None) -> TaskDone:
         """Record that the patient says they did an activity (kept as patient-reported).
 
-        The activity is the one named by id, else the one open activity whose words best
-        match what the patient said, else the only open one. Ambiguity returns candidates
-        and changes nothing.
+        The activity is the one named by id, else the one open activity whose words best match
+        what the patient said when they cover at least two thirds of the patient's words, else
+        the only open one when the patient named nothing ("i did it"). Anything weaker ("i did
+        my blood work" against "check your blood sugar") returns candidates for the patient to
+        pick and changes nothing: a wrong completion would hide a step from the care team.
         """
         now = now or dt.datetime.now()
         today = now.date()
@@ -388,9 +391,10 @@ class CareStore:
                     if overlap:
                         scored.append((overlap, a))
                 scored.sort(key=lambda t: -t[0])
-                if scored and (len(scored) == 1 or scored[0][0] > scored[1][0]):
+                if (scored and (len(scored) == 1 or scored[0][0] > scored[1][0])
+                        and 3 * scored[0][0] >= 2 * len(words)):
                     chosen = scored[0][1]
-                elif not scored and len(open_rows) == 1:
+                elif not words and len(open_rows) == 1:
                     chosen = open_rows[0]
                 else:
                     pool = [a for _, a in scored] or open_rows

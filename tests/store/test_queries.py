@@ -74,6 +74,17 @@ def test_an_ambiguous_done_report_changes_nothing_and_offers_choices(seeded_db):
     assert len(store.next_steps_for("demo-maria", TODAY).activities) == 3
 
 
+def test_a_loose_match_is_offered_not_recorded(seeded_db):
+    """"blood work" is not "check your blood sugar": the patient picks, nothing is marked."""
+    store = CareStore(seeded_db)
+    result = store.mark_activity_done_by_patient("demo-maria", "i did my blood work this morning", now=NOW)
+    assert result.activity is None
+    assert "demo-maria-act-sugar" in [c.id for c in result.candidates]
+    assert len(store.next_steps_for("demo-maria", TODAY).activities) == 3
+    named = store.mark_activity_done_by_patient("demo-maria", "i signed up for the diabetes class", now=NOW)
+    assert named.activity is not None and named.activity.id == "demo-maria-act-class"
+
+
 def test_a_patient_cannot_complete_another_patients_task(seeded_db):
     store = CareStore(seeded_db)
     result = store.mark_activity_done_by_patient("demo-maria", activity_id="demo-robert-act-bplog", now=NOW)
