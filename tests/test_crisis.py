@@ -24,7 +24,11 @@ from bot.nlp.spacy_pipeline import crisis_kinds
     ("crushing chest pain and i can't breathe", "call_911"),  # most urgent first
     ("honestly i just wanna kms", "call_988"),
     ("there's blood gushing from his leg", "call_911"),
-    ("she's spurting blood from her hand", "call_911"),  # SMS shorthand, matched exactly
+    ("she's spurting blood from her hand", "call_911"),
+    ("i can't stop the bleeding on my arm", "call_911"),
+    ("his face went all droopy on one side", "call_911"),
+    ("mom suddenly can't lift her left arm", "call_911"),
+    ("the baby chewed a couple of grandma's tablets", "poison_control"),  # SMS shorthand, matched exactly
 ])
 def test_crisis_signs_are_found(text, kind):
     assert crisis_kinds(text)[0] == kind
@@ -37,7 +41,9 @@ def test_crisis_signs_are_found(text, kind):
     "how many pills do i take a day", "we went hiking and he ate some wild mushrooms",
     "what should i ask the heart doctor",
     "convert 10 miles to km",
-    "can i drink blood orange juice on this medicine",  # not "kms" (shorthand is never matched through its lemma)
+    "can i drink blood orange juice on this medicine",
+    "i can't move my appointment to friday", "my kid ate lunch before school",
+    "can my child take chewable vitamins",  # not "kms" (shorthand is never matched through its lemma)
 ])
 def test_everyday_sentences_are_not_emergencies(text):
     assert crisis_kinds(text) == []

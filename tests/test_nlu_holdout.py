@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-HOLDOUTS = (ROOT / "tests" / "nlu_holdout.yml", ROOT / "tests" / "nlu_holdout_unseen.yml")
+HOLDOUTS = tuple(ROOT / "tests" / name for name in
+                 ("nlu_holdout.yml", "nlu_holdout_unseen.yml", "nlu_holdout_final.yml"))
 OOS_EVAL = ROOT.parent / "shared" / "data" / "eval" / "clinc150_oos.json"
 
 
