@@ -26,6 +26,8 @@ from bot.nlp.spacy_pipeline import crisis_kinds
     ("there's blood gushing from his leg", "call_911"),
     ("she's spurting blood from her hand", "call_911"),
     ("i can't stop the bleeding on my arm", "call_911"),
+    ("bleeding wont stop help", "call_911"),
+    ("the bleeding from his head still hasnt stopped", "call_911"),
     ("his face went all droopy on one side", "call_911"),
     ("mom suddenly can't lift her left arm", "call_911"),
     ("the baby chewed a couple of grandma's tablets", "poison_control"),  # SMS shorthand, matched exactly
@@ -43,7 +45,46 @@ def test_crisis_signs_are_found(text, kind):
     "convert 10 miles to km",
     "can i drink blood orange juice on this medicine",
     "i can't move my appointment to friday", "my kid ate lunch before school",
+    "my blood pressure wont stop going up, what should i ask the dr",
+    "the blood test is not stopping me from eating",
     "can my child take chewable vitamins",  # not "kms" (shorthand is never matched through its lemma)
 ])
 def test_everyday_sentences_are_not_emergencies(text):
     assert crisis_kinds(text) == []
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("my wife is haveing a siezure right now", "call_911"),
+    ("cant brethe help pls", "call_911"),
+    ("my dad is unconcious on the floor", "call_911"),
+    ("really bad cheast pain", "call_911"),
+    ("i think he overdosd on his meds", "poison_control"),
+])
+def test_a_crisis_word_misspelled_by_one_letter_still_counts(text, kind):
+    assert crisis_kinds(text)[0] == kind
+
+
+@pytest.mark.parametrize("text", [
+    "i am cooking dinner for my mom",  # one letter from "choking", but a word
+    "we play chess on tuesdays",  # one letter from "chest"
+    "i rarely breathe through my mouth at night",
+])
+def test_real_words_near_crisis_words_are_not_corrected(text):
+    assert crisis_kinds(text) == []
+
+
+def test_no_common_english_word_is_taken_for_a_misspelled_crisis_word():
+    """Every frequent English word one edit from a crisis word is either known to the lemmatiser
+    or listed in NOT_TYPOS (slang spellings of the crisis word itself may be corrected)."""
+    from bot.nlp.spacy_pipeline import NOT_TYPOS, _edits1, _known_words, crisis_keywords
+    from bot.nlp.vocab import english_logprob
+
+    english = english_logprob()
+    table, lemmas = _known_words()
+    keywords = crisis_keywords()
+    slang = {"gettin", "nothin", "somethings", "realy", "somethin", "havnt", "coulda", "somthing", "tought",
+             "thinkin", "dosent", "killin", "havin", "thier"}
+    missing = sorted(v for k in keywords for v in _edits1(k)
+                     if len(v) >= 5 and v not in keywords and v not in table and v not in lemmas
+                     and v not in NOT_TYPOS and v not in slang and english.get(v, -99.0) >= -14.5)
+    assert missing == []

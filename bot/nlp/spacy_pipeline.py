@@ -7,6 +7,7 @@ situations and crisis phrases. Built once per process.
 """
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
@@ -103,8 +104,74 @@ def crisis_matcher() -> VocabularyMatcher:
 CRISIS_PRIORITY = ("call_911", "poison_control", "call_988")
 
 
+@lru_cache(maxsize=1)
+def crisis_keywords() -> frozenset:
+    """The words (5 letters or more) of the crisis phrases and patterns: the words a misspelling
+    must not hide ("siezure", "brethe", "unconcious")."""
+    words = {w for phrases in crisis_vocabulary().values() for p in phrases for w in re.findall(r"[a-z]+", p)}
+    for _, pattern in crisis_pattern_vocabulary():
+        words.update(re.findall(r"[a-z]+", pattern.pattern))
+    return frozenset(w for w in words if len(w) >= 5)
+
+
+# Real English words one letter away from a crisis word that the lemmatiser's table does not
+# know; never "corrected". tests/test_crisis.py rebuilds the list from spaCy's English word
+# frequencies and fails when a common word is missing here.
+NOT_TYPOS = frozenset(
+    "though difficult rarely whose forth sadly wasnt theirs alike chess usable doable shill yummy "
+    "assed laggy doubly toking madly lugar existe righty abouts janna carboy aight nighter".split())
+
+
+@lru_cache(maxsize=1)
+def _known_words() -> Tuple[object, frozenset]:
+    """English words the lemmatiser knows: its lookup table's inflected forms and their lemmas."""
+    table = blank_english().get_pipe("lemmatizer").lookups.get_table("lemma_lookup")
+    return table, frozenset(table.values())
+
+
+def _edits1(word: str) -> set:
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return ({a + b[1:] for a, b in splits if b}
+            | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+            | {a + c + b[1:] for a, b in splits if b for c in letters}
+            | {a + c + b for a, b in splits for c in letters})
+
+
+@lru_cache(maxsize=4096)
+def spell_crisis_words(text: str) -> str:
+    """The message with each unknown word one typo away from a crisis word replaced by it.
+
+    "my wife is haveing a siezure" -> "my wife is having a seizure". A word the lemmatiser knows
+    is never changed ("cooking" stays, though one letter from "choking"); nor is a word of
+    fewer than 5 letters.
+    """
+    keywords = crisis_keywords()
+    table, lemmas = _known_words()
+
+    def fix(m: "re.Match") -> str:
+        word = m.group(0)
+        low = word.lower()
+        if len(low) < 5 or low in keywords or low in NOT_TYPOS or low in table or low in lemmas:
+            return word
+        candidates = sorted(_edits1(low) & keywords)
+        return candidates[0] if candidates else word
+
+    return re.sub(r"[A-Za-z]+", fix, text)
+
+
 def crisis_signs(text: str) -> List[Match]:
-    """The crisis phrases and patterns in a message (empty when there are none)."""
+    """The crisis phrases and patterns in a message (empty when there are none); a crisis word
+    misspelled by one letter still counts (`spell_crisis_words`)."""
+    found = _crisis_signs(text)
+    if not found:
+        spelled = spell_crisis_words(text)
+        if spelled != text:
+            found = [Match(m.label, m.value, 0, len(text), m.text) for m in _crisis_signs(spelled)]
+    return found
+
+
+def _crisis_signs(text: str) -> List[Match]:
     doc = analyse(text)
     found = crisis_matcher().matches(doc)
     lowered = " ".join(t.lower_ for t in doc if not t.is_space)
