@@ -25,7 +25,11 @@ HOLDOUT = PROJECT_ROOT / "tests" / "nlu_holdout.yml"
 HOLDOUT_UNSEEN = PROJECT_ROOT / "tests" / "nlu_holdout_unseen.yml"
 # written after every choice of that session, scored once before any fix: reported on its own
 HOLDOUT_FINAL = PROJECT_ROOT / "tests" / "nlu_holdout_final.yml"
-HOLDOUTS = (HOLDOUT, HOLDOUT_UNSEEN, HOLDOUT_FINAL)
+# two more writers who never saw data/ (2026-11-25): scored once (0.885), then used to tune
+HOLDOUT_WRITERS = PROJECT_ROOT / "tests" / "nlu_holdout_writers.yml"
+# a fourth writer, scored once after every choice of that session (0.945): reported on its own
+HOLDOUT_LAST = PROJECT_ROOT / "tests" / "nlu_holdout_last.yml"
+HOLDOUTS = (HOLDOUT, HOLDOUT_UNSEEN, HOLDOUT_FINAL, HOLDOUT_WRITERS, HOLDOUT_LAST)
 OOS_EVAL = PROJECT_ROOT.parent / "shared" / "data" / "eval" / "clinc150_oos.json"
 REJECTED = {"out_of_scope", "nlu_fallback"}
 EMERGENCY = "report_emergency"

@@ -83,8 +83,54 @@ def test_no_common_english_word_is_taken_for_a_misspelled_crisis_word():
     table, lemmas = _known_words()
     keywords = crisis_keywords()
     slang = {"gettin", "nothin", "somethings", "realy", "somethin", "havnt", "coulda", "somthing", "tought",
-             "thinkin", "dosent", "killin", "havin", "thier"}
+             "thinkin", "dosent", "killin", "havin", "thier", "beeing", "frient", "gunna", "makin", "rollin",
+             "sayin", "talkin", "woulda", "feelin"}
     missing = sorted(v for k in keywords for v in _edits1(k)
                      if len(v) >= 5 and v not in keywords and v not in table and v not in lemmas
                      and v not in NOT_TYPOS and v not in slang and english.get(v, -99.0) >= -14.5)
     assert missing == []
+
+
+def _cases(intent: str) -> list:
+    from pathlib import Path
+
+    import yaml
+
+    data = yaml.safe_load((Path(__file__).parent / "crisis_cases.yml").read_text())
+    return [line.strip()[2:] for block in data["nlu"] if block["intent"] == intent
+            for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+
+
+def test_every_emergency_in_the_written_cases_is_caught_by_the_phrases_alone():
+    emergencies = _cases("report_emergency")
+    assert len(emergencies) >= 140
+    missed = [text for text in emergencies if not crisis_kinds(text)]
+    assert missed == []
+
+
+def test_calm_messages_about_the_past_or_asking_for_information_are_mostly_not_emergencies():
+    """A few stay emergencies on purpose ("what's the number for poison control"): the answer
+    is the number. At most 6 of the 110 calm messages get the emergency answer."""
+    calm = _cases("not_emergency")
+    assert len(calm) >= 100
+    alarms = [text for text in calm if crisis_kinds(text)]
+    assert len(alarms) <= 6, alarms
+
+
+@pytest.mark.parametrize("text", [
+    "my mom had a stroke 3 years ago and i want to book her annual follow up",
+    "i used to self harm as a teen and it's been 8 years clean, should my therapist know",
+    "whats the difference between a seizure and fainting, just curious",
+    "add a question, can my dad go back to work after his heart attack",
+])
+def test_past_events_and_information_requests_are_not_emergencies(text):
+    assert crisis_kinds(text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "my dad had a stroke last year and now his face is drooping again",
+    "i used to self harm and i want to hurt myself again tonight",
+    "had a seizure in 2019 and now she is seizing again",
+])
+def test_something_happening_now_is_an_emergency_whatever_the_past(text):
+    assert crisis_kinds(text) != []

@@ -10,7 +10,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.nlp.components import DomainGate
 
 
-def _gate() -> DomainGate:
+def _gate(config: dict = None) -> DomainGate:
     class Storage:  # train() persists; a real folder under pytest's tmp dir is not needed here
         def write_to(self, resource):
             import contextlib
@@ -19,12 +19,13 @@ def _gate() -> DomainGate:
 
             return contextlib.nullcontext(pathlib.Path(tempfile.mkdtemp()))
 
-    gate = DomainGate({}, Storage(), None)
+    gate = DomainGate(config or {}, Storage(), None)
     examples = [("why was i referred to the specialist", "ask_referral_reason"), ("what is the referral about", "ask_referral_reason"),
                 ("why did my doctor send a referral", "ask_referral_reason"),
                 ("when is my next appointment", "ask_appointments"),
                 ("i need to reschedule my appointment", "ask_appointments"),
                 ("i have chest pain", "report_emergency"), ("bad pain in my arm", "report_emergency"),
+                ("i want to talk to a person", "request_human"), ("can a real person call me", "request_human"),
                 ("hello there", "greet"), ("who is the best singer", "out_of_scope")]
     gate.train(TrainingData([Message(data={"text": t, "intent": i}) for t, i in examples]))
     return gate
@@ -55,6 +56,22 @@ def test_the_gate(text, intent, expected):
     assert message.get("intent")["name"] == expected
     if expected == "nlu_fallback":  # the likely meanings stay ranked for the fallback's buttons
         assert [r["name"] for r in message.get("intent_ranking")][:2] == ["nlu_fallback", intent]
+
+
+@pytest.mark.parametrize("text, intent", [
+    ("what can you do", "help"),  # only stop words: the score has nothing to judge
+    ("can i talk to a real person", "request_human"),  # a hand-off needs no care word
+])
+def test_a_strict_threshold_still_lets_plain_help_and_hand_off_requests_through(text, intent):
+    message = _message(text, intent)
+    _gate({"lm_threshold": 0.5}).process([message])
+    assert message.get("intent")["name"] == intent
+
+
+def test_a_strict_threshold_still_stops_foreign_hand_off_requests():
+    message = _message("let me speak to the manager of the pizza place about my order", "request_human")
+    _gate({"lm_threshold": 0.5}).process([message])
+    assert message.get("intent")["name"] == "nlu_fallback"
 
 
 def test_the_domain_score_rewards_care_words_and_costs_foreign_ones():

@@ -14,7 +14,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 HOLDOUTS = tuple(ROOT / "tests" / name for name in
-                 ("nlu_holdout.yml", "nlu_holdout_unseen.yml", "nlu_holdout_final.yml"))
+                 ("nlu_holdout.yml", "nlu_holdout_unseen.yml", "nlu_holdout_final.yml",
+                  "nlu_holdout_writers.yml", "nlu_holdout_last.yml"))
 OOS_EVAL = ROOT.parent / "shared" / "data" / "eval" / "clinc150_oos.json"
 
 

@@ -36,7 +36,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import RANKING_LENGTH
 
-from bot.nlp.spacy_pipeline import analyse, crisis_kinds, entity_matcher
+from bot.nlp.spacy_pipeline import analyse, crisis_kinds, entity_matcher, not_happening_now
 from bot.nlp.vocab import care_words, english_logprob
 
 EMERGENCY_INTENT = "report_emergency"
@@ -137,6 +137,9 @@ class CrisisDetector(GraphComponent):
             kinds = crisis_kinds(text)
             predicted = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             if not kinds and predicted == EMERGENCY_INTENT:
+                if not_happening_now(text):  # "my grandpa fainted once last summer, ..."
+                    self._next_best(message)
+                    continue
                 kinds = ["general"]  # the classifier saw an emergency the phrase list does not name
             if not kinds:
                 continue
@@ -156,6 +159,14 @@ class CrisisDetector(GraphComponent):
             })
             message.set(ENTITIES, entities, add_to_output=True)
         return messages
+
+    @staticmethod
+    def _next_best(message: Message) -> None:
+        ranking = [r for r in (message.get("intent_ranking") or [])
+                   if r.get(INTENT_NAME_KEY) not in (EMERGENCY_INTENT, "nlu_fallback")]
+        if ranking:
+            message.set(INTENT, ranking[0], add_to_output=True)
+            message.set("intent_ranking", ranking, add_to_output=True)
 
     def process_training_data(self, training_data):
         return training_data
@@ -211,19 +222,20 @@ class DomainGate(GraphComponent):
        general English word frequencies (spaCy's `lexeme_prob` table from spacy-lookups-data):
        score = sum over the message's content lemmas of log(w * P(lemma | care data) /
        P(lemma | English) + (1 - w)). A word the care data uses more than English does adds to
-       the score; a word the care data never uses costs log(1 - w). A care intent, help or
-       bot_challenge whose score is below `lm_threshold` goes to the fallback. `lm_weight` and
-       `lm_threshold` were chosen by 5-fold cross-validation on the training data
-       (bench/gate_cv.py): the strictest threshold that still passes 95% of the held-back care
-       examples and 85% of the help examples.
+       the score; a word the care data never uses costs log(1 - w). A care intent, help,
+       bot_challenge or request_human whose score is below `lm_threshold` goes to the fallback.
+       request_human needs no care word ("can i talk to a real person" has none). `lm_weight`
+       was chosen by 5-fold cross-validation on the training data (bench/gate_cv.py, which
+       picked -0.5 for the threshold); config.yml's 0.5 was then chosen on the development
+       held-out sets together with the FallbackClassifier's threshold (README, "NLU: measured").
 
     A message naming a vocabulary entity (specialty, test, medicine, ...) always passes. The
     fallback offers the likely meanings as buttons instead of a wrong answer. Crisis phrases are
     checked after this, by CrisisDetector, so no gate can hide an emergency.
     """
 
-    UNGATED = ("greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "help", "out_of_scope",
-               "nlu_fallback")
+    UNGATED = ("greet", "goodbye", "thank", "affirm", "deny", "bot_challenge", "help", "request_human",
+               "out_of_scope", "nlu_fallback")
     STOPWORDS = frozenset(
         "i me my a an the is are was be to of and or for in on at it this that what when where who how "
         "do does did can could should would will you your we our us they them he she his her with from "
@@ -236,7 +248,7 @@ class DomainGate(GraphComponent):
         # a word belongs to a vocabulary when seen at least `min_count` times in its intents and
         # `ratio` times more often there than in small talk and out-of-scope examples
         return {"min_count": 2, "ratio": 3.0, "lm_weight": 0.95, "lm_threshold": -0.5,
-                "lm_intents": ["help", "bot_challenge"]}
+                "lm_intents": ["help", "bot_challenge", "request_human"]}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  care_words: Optional[List[str]] = None, emergency_words: Optional[List[str]] = None,
@@ -315,8 +327,11 @@ class DomainGate(GraphComponent):
             return True
         if intent == EMERGENCY_INTENT:  # only the vocabulary: an emergency is never gated harder
             return bool(self._lemmas(text) & self.emergency_words)
-        if intent not in self.UNGATED and not self._lemmas(text) & self.care_words:
+        lemmas = self._lemmas(text)
+        if intent not in self.UNGATED and not lemmas & self.care_words:
             return False
+        if not lemmas:  # only stop words ("what can you do"): the score has nothing to judge
+            return True
         return self.domain_score(text) >= self._config["lm_threshold"]
 
     def gated(self, intent: str) -> bool:
