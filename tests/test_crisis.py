@@ -94,11 +94,9 @@ def test_no_common_english_word_is_taken_for_a_misspelled_crisis_word():
 def _cases(intent: str) -> list:
     from pathlib import Path
 
-    import yaml
+    from bot.evaluation import holdout_examples
 
-    data = yaml.safe_load((Path(__file__).parent / "crisis_cases.yml").read_text())
-    return [line.strip()[2:] for block in data["nlu"] if block["intent"] == intent
-            for line in block["examples"].splitlines() if line.strip().startswith("- ")]
+    return [text for text, label in holdout_examples(Path(__file__).parent / "crisis_cases.yml") if label == intent]
 
 
 def test_every_emergency_in_the_written_cases_is_caught_by_the_phrases_alone():

@@ -12,11 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.evaluation import HOLDOUTS, OOS_EVAL
+
 ROOT = Path(__file__).resolve().parent.parent
-HOLDOUTS = tuple(ROOT / "tests" / name for name in
-                 ("nlu_holdout.yml", "nlu_holdout_unseen.yml", "nlu_holdout_final.yml",
-                  "nlu_holdout_writers.yml", "nlu_holdout_last.yml"))
-OOS_EVAL = ROOT.parent / "shared" / "data" / "eval" / "clinc150_oos.json"
 
 
 def _norm(text: str) -> str:

@@ -320,19 +320,22 @@ class DomainGate(GraphComponent):
                    saved.get("word_scores"))
 
     def domain_score(self, text: str) -> float:
-        return sum(self.word_scores.get(w, self.unknown_score) for w in self._lemmas(text))
+        return self._score(self._lemmas(text))
+
+    def _score(self, lemmas: set) -> float:
+        return sum(self.word_scores.get(w, self.unknown_score) for w in lemmas)
 
     def in_domain(self, text: str, intent: str) -> bool:
         if entity_matcher().matches(analyse(text)):
             return True
-        if intent == EMERGENCY_INTENT:  # only the vocabulary: an emergency is never gated harder
-            return bool(self._lemmas(text) & self.emergency_words)
         lemmas = self._lemmas(text)
+        if intent == EMERGENCY_INTENT:  # only the vocabulary: an emergency is never gated harder
+            return bool(lemmas & self.emergency_words)
         if intent not in self.UNGATED and not lemmas & self.care_words:
             return False
         if not lemmas:  # only stop words ("what can you do"): the score has nothing to judge
             return True
-        return self.domain_score(text) >= self._config["lm_threshold"]
+        return self._score(lemmas) >= self._config["lm_threshold"]
 
     def gated(self, intent: str) -> bool:
         return intent not in self.UNGATED or intent in self._config["lm_intents"]
