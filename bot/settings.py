@@ -10,3 +10,10 @@ CLINIC_HOURS = os.environ.get("CARENAV_CLINIC_HOURS", "Monday to Friday, 8 am to
 CALLBACK_PROMISE = os.environ.get("CARENAV_CALLBACK_PROMISE", "within one business day")
 # Over SMS, say results/medicines are ready instead of sending them, unless the clinic allows it.
 SMS_SHARES_DETAILS = os.environ.get("CARENAV_SMS_SHARES_DETAILS", "0") == "1"
+
+
+def home():
+    """Where var/ (the SQLite store, caches, logs) lives: CARENAV_HOME, else the project root."""
+    from pathlib import Path
+
+    return Path(os.environ.get("CARENAV_HOME") or Path(__file__).resolve().parent.parent)

@@ -1,0 +1,107 @@
+"""Is a red-flag sign happening now? medspaCy's ConText over CareNav's own rules.
+
+ConText (Harkema et al., 2009; medspaCy's implementation) looks for modifiers (negation, past,
+hypothetical, information request) around each target and decides which targets they reach,
+within the sentence and up to a rule's scope, stopped early by terminating words ("but", "now",
+"pero", "ahora"). medspaCy ships English rules only (its Spanish file is empty) and its English
+FAMILY and POSSIBLE rules would hide a caregiver's or an unsure person's emergency, so the rules
+are CareNav's own, in both languages: bot/knowledge/safety/context.yml.
+"""
+from __future__ import annotations
+
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import Dict, List, Sequence, Set, Tuple
+
+import yaml
+
+SAFETY_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "safety"
+CONTEXT_FILE = SAFETY_DIR / "context.yml"
+MODIFIERS = ("NEGATED", "HISTORICAL", "HYPOTHETICAL", "INFORMATION", "RESOLVED", "FIGURATIVE")
+_lock = threading.Lock()
+
+
+def _rules():
+    from medspacy.context import ConTextRule
+
+    raw = yaml.safe_load(CONTEXT_FILE.read_text(encoding="utf-8")) or {}
+    rules = []
+    for category, by_language in (raw.get("categories") or {}).items():
+        for language, items in (by_language or {}).items():
+            for i, item in enumerate(items or []):
+                where = f"{CONTEXT_FILE}: {category}.{language}[{i}]"
+                direction = item.get("direction", "BIDIRECTIONAL")
+                literal = item.get("literal")
+                pattern = item.get("pattern")
+                if not literal and not pattern:
+                    raise ValueError(f"{where}: a rule needs a literal or a pattern")
+                try:
+                    rules.append(ConTextRule(
+                        literal=str(literal or pattern), category=str(category), pattern=pattern,
+                        direction=direction, max_scope=item.get("max_scope")))
+                except Exception as exc:
+                    raise ValueError(f"{where}: {exc}") from exc
+    return rules
+
+
+@lru_cache(maxsize=1)
+def _pipeline():
+    """A blank spaCy pipeline (sentence splitter) and a ConText component with our rules."""
+    import spacy
+    from medspacy.context import ConText
+
+    with _lock:
+        nlp = spacy.blank("en")
+        nlp.add_pipe("sentencizer")
+        # Modifiers inside a sign ("no" in "no puede respirar", "not" in "not breathing") are
+        # ignored per sign below, not pruned: medspaCy's pruning drops a modifier that overlaps
+        # any sign, which would lose "no" in "no trouble breathing" to a second, wider sign.
+        context = ConText(nlp, rules=None, span_attrs=None, prune_on_modifier_overlap=True,
+                          prune_on_target_overlap=False)
+        context.add(_rules())
+        return nlp, context
+
+
+def modifiers(text: str, spans: Sequence[Tuple[int, int]]) -> List[Set[str]]:
+    """For each (start, end) character span of `text`, the context categories that reach it."""
+    from spacy.tokens import Span
+    from spacy.util import filter_spans
+
+    nlp, context = _pipeline()
+    doc = nlp(text)
+    ents, index = [], {}
+    for i, (start, end) in enumerate(spans):
+        span = doc.char_span(start, end, label="SIGN", alignment_mode="expand")
+        if span is None or len(span) == 0:
+            continue
+        ents.append(span)
+        index.setdefault((span.start, span.end), []).append(i)
+    kept = filter_spans(ents)
+    # overlapping signs: a dropped one shares the fate of the kept span that covers it
+    cover: Dict[int, Tuple[int, int]] = {}
+    for span in ents:
+        for k in kept:
+            if k.start <= span.start < k.end or span.start <= k.start < span.end:
+                cover[(span.start, span.end)] = (k.start, k.end)
+                break
+    doc.ents = [Span(doc, k.start, k.end, label="SIGN") for k in kept]
+    context(doc)
+    found: Dict[Tuple[int, int], Set[str]] = {}
+    for ent in doc.ents:
+        found[(ent.start, ent.end)] = {
+            m.category for m in ent._.modifiers
+            if m.category in MODIFIERS
+            and not (ent.start <= m.modifier_span[0] and m.modifier_span[1] <= ent.end)}
+    out: List[Set[str]] = [set() for _ in spans]
+    for (s, e), ids in index.items():
+        cats = found.get(cover.get((s, e), (s, e)), set())
+        for i in ids:
+            out[i] = set(cats)
+    return out
+
+
+def message_modifiers(text: str) -> Set[str]:
+    """The context categories that reach any word of the message (for a decision the learned
+    model made without a sign to point at)."""
+    return modifiers(text, [(0, len(text))])[0] if text else set()
