@@ -41,7 +41,7 @@ def main() -> int:
           f"{time.monotonic() - started:.0f} s")
     grid = [Thresholds()]
     if args.grid:
-        grid = [Thresholds(v, a, ps) for v in (0.0, 0.02, 0.05, 0.1) for a in (0.5, 0.6, 0.7, 0.8)
+        grid = [Thresholds(veto=v, alone=a, possible=ps) for v in (0.05, 0.1, 0.15, 0.2) for a in (0.5, 0.6, 0.7)
                 for ps in (0.3,)]
     if args.signs_only:
         grid = [Thresholds(0.0, 1.01, 1.01)]

@@ -18,7 +18,7 @@ import yaml
 
 SAFETY_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "safety"
 CONTEXT_FILE = SAFETY_DIR / "context.yml"
-MODIFIERS = ("NEGATED", "HISTORICAL", "HYPOTHETICAL", "INFORMATION", "RESOLVED", "FIGURATIVE")
+MODIFIERS = ("NEGATED", "HISTORICAL", "HYPOTHETICAL", "INFORMATION", "HABITUAL", "RESOLVED", "FIGURATIVE")
 _lock = threading.Lock()
 
 
@@ -36,9 +36,13 @@ def _rules():
                 pattern = item.get("pattern")
                 if not literal and not pattern:
                     raise ValueError(f"{where}: a rule needs a literal or a pattern")
+                # each rule its own category ("HISTORICAL#3"): medspaCy lets two modifiers of one
+                # category cut each other's scope, and "desde la embolia" must not stop "hace 2
+                # anos" from reaching back to the sign
+                name = str(category) if direction == "TERMINATE" else f"{category}#{language}{i}"
                 try:
                     rules.append(ConTextRule(
-                        literal=str(literal or pattern), category=str(category), pattern=pattern,
+                        literal=str(literal or pattern), category=name, pattern=pattern,
                         direction=direction, max_scope=item.get("max_scope")))
                 except Exception as exc:
                     raise ValueError(f"{where}: {exc}") from exc
@@ -90,8 +94,8 @@ def modifiers(text: str, spans: Sequence[Tuple[int, int]]) -> List[Set[str]]:
     found: Dict[Tuple[int, int], Set[str]] = {}
     for ent in doc.ents:
         found[(ent.start, ent.end)] = {
-            m.category for m in ent._.modifiers
-            if m.category in MODIFIERS
+            m.category.split("#")[0] for m in ent._.modifiers
+            if m.category.split("#")[0] in MODIFIERS
             and not (ent.start <= m.modifier_span[0] and m.modifier_span[1] <= ent.end)}
     out: List[Set[str]] = [set() for _ in spans]
     for (s, e), ids in index.items():

@@ -32,9 +32,10 @@ EMERGENCY, POSSIBLE, NONE = "emergency", "possible", "none"
 
 @dataclass(frozen=True)
 class Thresholds:
-    veto: float = 0.10  # a current sign is overruled only below this learned probability
+    veto: float = 0.15  # a current sign is overruled only below this learned probability
     alone: float = 0.60  # the learned model alone makes an emergency at or above this
     possible: float = 0.30  # ... and a `possible` at or above this
+    veto_min_words: int = 6  # the veto applies only to a message of more words than this
 
 
 THRESHOLDS = Thresholds()
@@ -77,7 +78,9 @@ def analyse(text: str, probability: Optional[float] = None, learned_category: Op
         langs = {s.language for s in found}
         lang = langs.pop() if len(langs) == 1 else None
 
-    if current and probability >= thresholds.veto:
+    # the learned model may overrule a sign only in a message long enough to say something else
+    vetoed = probability < thresholds.veto and len(normalised.split()) > thresholds.veto_min_words
+    if current and not vetoed:
         category = _most_urgent(current)
         outcome = EMERGENCY
     elif probability >= thresholds.alone and not (context.message_modifiers(normalised) - {"INFORMATION"}):

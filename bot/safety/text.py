@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
+from pathlib import Path
 from typing import FrozenSet, Iterable
 
 _APOSTROPHES = re.compile(r"['’‘`´]")
@@ -30,16 +31,26 @@ def normalise(text: str) -> str:
 
 @lru_cache(maxsize=1)
 def known_words() -> FrozenSet[str]:
-    """Real English and Spanish words (inflected forms and lemmas), which are never corrected."""
-    from spacy.lookups import load_lookups
+    """Real English and Spanish words, normalised: every form and lemma of spaCy's lookup-lemma
+    tables (spacy-lookups-data; not the frequency tables, which list common misspellings)."""
+    import gzip
+    import json
 
+    import spacy_lookups_data
+
+    data = Path(spacy_lookups_data.__file__).resolve().parent / "data"
     words = set()
-    for lang in ("en", "es"):
-        table = load_lookups(lang, ["lemma_lookup"]).get_table("lemma_lookup")
+    for name in ("en_lemma_lookup", "es_lemma_lookup"):
+        path = data / f"{name}.json.gz"
+        if not path.exists():
+            continue
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            table = json.load(f)
         for form, lemma in table.items():
             words.add(normalise(str(form)))
-            words.add(normalise(str(lemma)))
-    return frozenset(words)
+            if isinstance(lemma, str):
+                words.add(normalise(lemma))
+    return frozenset(w for w in words if w.isalpha())
 
 
 # Real words one letter from a crisis word that the lemma tables do not list (slang, names).
