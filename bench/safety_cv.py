@@ -26,6 +26,7 @@ def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--grid", action="store_true", help="try several thresholds")
     parser.add_argument("--errors", action="store_true", help="print the misses and false alarms")
+    parser.add_argument("--c", type=float, default=16.0, help="the learned model's C")
     parser.add_argument("--signs-only", action="store_true", help="the taxonomy alone (no learned model)")
     args = parser.parse_args()
     sets = kept_sets()
@@ -33,7 +34,7 @@ def main() -> int:
     started = time.monotonic()
     for held in sets:
         train = [p for p in sets if p != held]
-        m = safety_model.fit(*safety_model.training_examples(train))
+        m = safety_model.fit(*safety_model.training_examples(train), c=args.c)
         cases = load_set(held)
         for case, (p, cat) in zip(cases, m.score([c.text for c in cases])):
             scored.append((case, p, cat))

@@ -23,7 +23,7 @@ from bot.safety.text import normalise
 log = logging.getLogger(__name__)
 PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 NLU_DIR = PROJECT_ROOT / "data" / "nlu"
-VERSION = "1"
+VERSION = "2"
 _lock = threading.Lock()
 
 
@@ -64,7 +64,7 @@ def training_examples(set_paths: Sequence[Path], nlu_dir: Optional[Path] = NLU_D
     return texts, labels, cats
 
 
-def fit(texts: Sequence[str], labels: Sequence[bool], cats: Sequence[str], c: float = 4.0) -> SafetyModel:
+def fit(texts: Sequence[str], labels: Sequence[bool], cats: Sequence[str], c: float = 16.0) -> SafetyModel:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import FeatureUnion

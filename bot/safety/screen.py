@@ -36,6 +36,7 @@ class Thresholds:
     alone: float = 0.60  # the learned model alone makes an emergency at or above this
     possible: float = 0.30  # ... and a `possible` at or above this
     veto_min_words: int = 6  # the veto applies only to a message of more words than this
+    alone_min_words: int = 4  # the learned model alone judges only a message of this many words
 
 
 THRESHOLDS = Thresholds()
@@ -83,7 +84,8 @@ def analyse(text: str, probability: Optional[float] = None, learned_category: Op
     if current and not vetoed:
         category = _most_urgent(current)
         outcome = EMERGENCY
-    elif probability >= thresholds.alone and not (context.message_modifiers(normalised) - {"INFORMATION"}):
+    elif (probability >= thresholds.alone and len(normalised.split()) >= thresholds.alone_min_words
+          and not (context.message_modifiers(normalised) - {"INFORMATION"})):
         category = _most_urgent(current or modified) or learned_category or "general"
         outcome = EMERGENCY
     elif modified or current or probability >= thresholds.possible:
