@@ -50,14 +50,14 @@ def test_the_out_of_scope_evaluation_set_is_never_trained_on():
     assert not leaked, f"CLINC150 evaluation queries found in data/nlu: {leaked[:5]}"
 
 
-def test_every_held_out_emergency_is_caught_by_the_crisis_phrases_alone():
-    """The deterministic check must catch these even if the classifier did not."""
+def test_every_held_out_emergency_is_caught_by_the_safety_screen_alone():
+    """The screen must catch these whatever the intent classifier says."""
     from bot.evaluation import holdout_examples
-    from bot.nlp.spacy_pipeline import crisis_kinds
+    from bot.safety.screen import screen
 
     missed = [text for path in HOLDOUTS for text, intent in holdout_examples(path)
-              if intent == "report_emergency" and not crisis_kinds(text)]
-    assert not missed, f"crisis phrases miss: {missed}"
+              if intent == "report_emergency" and not screen(text).is_emergency]
+    assert not missed, f"the safety screen misses: {missed}"
 
 
 def test_held_out_accuracy_and_emergency_recall(capsys):

@@ -15,8 +15,11 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.safety.answers import safety_replies
+
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 10_000
+
 
 
 class SecureRestInput(RestInput):
@@ -53,13 +56,17 @@ class SecureRestInput(RestInput):
                 return response.json({"error": "metadata must be an object"}, status=400)
             collector = CollectingOutputChannel()
             sender = body["sender"].strip()[:128]
+            failed = False
             try:
                 await on_new_message(UserMessage(body["message"], collector, sender,
                                                  input_channel=self.name(), metadata=body.get("metadata") or {}))
             except CancelledError:
+                failed = True
                 log.error("rest message from conversation=%s timed out", sender)
             except Exception:  # ids only in logs: never the message text
+                failed = True
                 log.exception("rest message from conversation=%s failed", sender)
-            return response.json(collector.messages)
+            return response.json(collector.messages + safety_replies(body["message"], sender, failed,
+                                                                     collector.messages))
 
         return bp

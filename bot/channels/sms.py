@@ -314,14 +314,19 @@ class SmsInput(InputChannel):
                 await self._process(phone, body, on_new_message)
             except Exception:
                 log.exception("sms message from %s failed", phone_ref(phone))
+                from bot.safety.answers import emergency_answer_for
                 from bot.settings import CLINIC_MAIN_PHONE
 
-                await self.sender.send(phone, split_sms(
+                try:
+                    answer = emergency_answer_for(body)
+                except Exception:
+                    answer = None
+                await self.sender.send(phone, split_sms(answer or (
                     f"Sorry, something went wrong. Please call the clinic at {CLINIC_MAIN_PHONE}. "
-                    "In an emergency, call 911."))
+                    "In an emergency, call 911.")))
 
     async def _process(self, phone: str, body: str, on_new_message) -> None:
-        from bot.nlp.spacy_pipeline import crisis_kinds
+        from bot.safety.screen import screen
         from bot.settings import CLINIC_MAIN_PHONE, CLINIC_NAME
 
         word = " ".join(body.strip().lower().split()).strip(".!")
@@ -353,7 +358,7 @@ class SmsInput(InputChannel):
             return
 
         text = body.strip()
-        crisis = bool(crisis_kinds(text))
+        crisis = screen(text).is_emergency
         with self.db.session() as s:
             session = self._session(s, phone)
             # a numbered choice picks a button offered in the last reply
@@ -390,7 +395,10 @@ class SmsInput(InputChannel):
         collector = SmsCollector()
         await on_new_message(UserMessage(text, collector, phone_ref(phone), input_channel=self.name(),
                                          metadata=metadata))
-        await self._send_replies(phone, text, collector.messages)
+        from bot.safety.answers import safety_replies
+
+        await self._send_replies(phone, text, collector.messages
+                                 + safety_replies(text, phone_ref(phone), False, collector.messages))
 
     def _verify(self, s, session, phone: str, text: str, now: dt.datetime) -> str:
         from sqlalchemy import select

@@ -25,12 +25,25 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.safety.answers import safety_replies
 from bot.identity import TokenError, patient_from_token
 
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 ANONYMOUS = "anonymous"
+
+
+class _Counting(SocketIOOutput):
+    """The socket.io output, remembering whether anything was sent (for the safety replies)."""
+
+    def __init__(self, inner: SocketIOOutput) -> None:
+        super().__init__(inner.sio, inner.bot_message_evt)
+        self.sent: list = []
+
+    async def _send_message(self, socket_id: Text, response: Any) -> None:
+        self.sent.append(response)
+        await super()._send_message(socket_id, response)
 
 
 class SecureSocketIOInput(SocketIOInput):
@@ -119,7 +132,15 @@ class SecureSocketIOInput(SocketIOInput):
             if session.get("token"):
                 metadata["token"] = session["token"]
             output = SocketIOOutput(sio, self.bot_message_evt)
-            await on_new_message(UserMessage(text, output, session_id, input_channel=self.name(),
-                                             metadata=metadata))
+            collector = _Counting(output)
+            failed = False
+            try:
+                await on_new_message(UserMessage(text, collector, session_id, input_channel=self.name(),
+                                                 metadata=metadata))
+            except Exception:  # ids only in logs
+                failed = True
+                logger.exception("socketio message in session=%s failed", session_id)
+            for extra in safety_replies(text, session_id, failed, collector.sent):
+                await output.send_text_message(session_id, extra["text"])
 
         return socketio_webhook

@@ -4,7 +4,7 @@
 - CareEntityRuler   vocabulary entities with canonical values (specialty, test_name, ...)
 - BlendedIntentClassifier  a logistic regression averaged with DIET's ranking
 - DomainGate        sends messages that do not read like the care domain to the fallback
-- CrisisDetector    deterministic emergency check; overrides the classifier when it fires
+- CrisisDetector    the safety screen (bot/safety): emergencies override the classifier
 """
 from __future__ import annotations
 
@@ -36,11 +36,14 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import RANKING_LENGTH
 
-from bot.nlp.spacy_pipeline import analyse, crisis_kinds, entity_matcher, not_happening_now
+from bot.nlp.spacy_pipeline import analyse, entity_matcher
 from bot.nlp.vocab import care_words, english_logprob
 
 EMERGENCY_INTENT = "report_emergency"
 EMERGENCY_ENTITY = "emergency_type"
+# the screen's answer (a domain response) -> the emergency_type slot value the rules read
+EMERGENCY_TYPES = {"utter_emergency_911": "call_911", "utter_emergency_988": "call_988",
+                   "utter_emergency_poison": "poison_control"}
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
@@ -112,13 +115,21 @@ class CareEntityRuler(GraphComponent, EntityExtractorMixin):
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=False)
 class CrisisDetector(GraphComponent):
-    """Runs beside the classifier: any message with emergency signs becomes report_emergency.
+    """The safety screen (bot/safety/screen.py) in the NLU pipeline, last, on every message.
 
-    Placed after the classifier and the FallbackClassifier, so neither a low confidence nor a
-    wrong guess can hide an emergency. Adds an `emergency_type` entity (call_911, call_988 or
-    poison_control, most urgent first when several are named; `general` when only the
-    classifier saw an emergency).
+    The screen alone decides what is an emergency, whatever the intent classifier, the fallback
+    or the gate said before it:
+    - emergency: the intent becomes report_emergency with `emergency_type` (call_911, call_988,
+      poison_control) and `emergency_category` (the taxonomy's category); `likely_intent` keeps
+      the classifier's best other guess, so "No, I have a question" can answer it;
+    - possible or none: a report_emergency from the classifier is replaced by its next guess
+      (the channel adds "If this is happening now, call 911" to a `possible` answer).
+    The message's language, when the screen can tell, is a `language` entity (slot `language`).
     """
+
+    ADDED = (EMERGENCY_ENTITY, "emergency_category", "likely_intent", "language")
+    NOT_LIKELY = (EMERGENCY_INTENT, "nlu_fallback", "out_of_scope", "greet", "goodbye", "thank",
+                  "affirm", "deny", "bot_challenge")
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -127,38 +138,43 @@ class CrisisDetector(GraphComponent):
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "CrisisDetector":
+        from bot.safety.screen import screen
+
+        screen("warm up")  # fit or load the learned model and the context rules at start-up
         return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:
+        from bot.safety.screen import screen
+
         for message in messages:
             text = message.get(TEXT)
-            if not text:
+            if not text or text.startswith("/"):
                 continue
-            kinds = crisis_kinds(text)
+            result = screen(text)
+            entities = [e for e in message.get(ENTITIES, []) if e.get(ENTITY_ATTRIBUTE_TYPE) not in self.ADDED]
+            if result.language:
+                entities.append(self._entity("language", result.language, text))
             predicted = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if not kinds and predicted == EMERGENCY_INTENT:
-                if not_happening_now(text):  # "my grandpa fainted once last summer, ..."
-                    self._next_best(message)
-                    continue
-                kinds = ["general"]  # the classifier saw an emergency the phrase list does not name
-            if not kinds:
-                continue
-            intent = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
-            ranking = [r for r in (message.get("intent_ranking") or [])
-                       if r.get(INTENT_NAME_KEY) != EMERGENCY_INTENT]
-            message.set(INTENT, intent, add_to_output=True)
-            message.set("intent_ranking", [intent] + ranking, add_to_output=True)
-            entities = [e for e in message.get(ENTITIES, []) if e.get(ENTITY_ATTRIBUTE_TYPE) != EMERGENCY_ENTITY]
-            entities.append({
-                ENTITY_ATTRIBUTE_TYPE: EMERGENCY_ENTITY,
-                ENTITY_ATTRIBUTE_VALUE: kinds[0],
-                ENTITY_ATTRIBUTE_START: 0,
-                ENTITY_ATTRIBUTE_END: len(text),
-                ENTITY_ATTRIBUTE_CONFIDENCE: 1.0,
-                EXTRACTOR: self.__class__.__name__,
-            })
+            if result.is_emergency:
+                ranking = [r for r in (message.get("intent_ranking") or [])
+                           if r.get(INTENT_NAME_KEY) != EMERGENCY_INTENT]
+                likely = next((r[INTENT_NAME_KEY] for r in ranking
+                               if r.get(INTENT_NAME_KEY) not in self.NOT_LIKELY), "help")
+                intent = {INTENT_NAME_KEY: EMERGENCY_INTENT, PREDICTED_CONFIDENCE_KEY: 1.0}
+                message.set(INTENT, intent, add_to_output=True)
+                message.set("intent_ranking", [intent] + ranking, add_to_output=True)
+                entities.append(self._entity(EMERGENCY_ENTITY, EMERGENCY_TYPES[result.answer], text))
+                entities.append(self._entity("emergency_category", result.category, text))
+                entities.append(self._entity("likely_intent", likely, text))
+            elif predicted == EMERGENCY_INTENT:
+                self._next_best(message)
             message.set(ENTITIES, entities, add_to_output=True)
         return messages
+
+    def _entity(self, kind: str, value: str, text: str) -> Dict[str, Any]:
+        return {ENTITY_ATTRIBUTE_TYPE: kind, ENTITY_ATTRIBUTE_VALUE: value, ENTITY_ATTRIBUTE_START: 0,
+                ENTITY_ATTRIBUTE_END: len(text), ENTITY_ATTRIBUTE_CONFIDENCE: 1.0,
+                EXTRACTOR: self.__class__.__name__}
 
     @staticmethod
     def _next_best(message: Message) -> None:
@@ -167,6 +183,9 @@ class CrisisDetector(GraphComponent):
         if ranking:
             message.set(INTENT, ranking[0], add_to_output=True)
             message.set("intent_ranking", ranking, add_to_output=True)
+        else:
+            message.set(INTENT, {INTENT_NAME_KEY: "nlu_fallback", PREDICTED_CONFIDENCE_KEY: 0.0},
+                        add_to_output=True)
 
     def process_training_data(self, training_data):
         return training_data

@@ -18,9 +18,6 @@ ENTITY_VOCABULARIES = {
     "resource_categories.yml": "resource_category",
     "areas.yml": "area",
 }
-CRISIS_VOCABULARY = "crisis.yml"
-CRISIS_PATTERNS = "crisis_patterns.yml"
-CRISIS_GROUPS = ("call_911", "call_988", "poison_control")
 
 
 def _phrases(value) -> List[str]:
@@ -50,7 +47,7 @@ def load_vocabulary(filename: str) -> Dict[str, List[str]]:
     vocab: Dict[str, List[str]] = {}
     for canonical, phrases in raw.items():
         canonical = str(canonical).strip().lower()
-        seen = {canonical} if canonical not in CRISIS_GROUPS else set()
+        seen = {canonical}
         for phrase in _phrases(phrases):
             phrase = str(phrase).strip().lower()
             if phrase:
@@ -63,35 +60,6 @@ def entity_vocabularies() -> Dict[str, Dict[str, List[str]]]:
     """entity name -> {canonical value -> phrases}, for the vocabularies that exist."""
     return {entity: load_vocabulary(name) for name, entity in ENTITY_VOCABULARIES.items()
             if (VOCAB_DIR / name).exists()}
-
-
-def crisis_vocabulary() -> Dict[str, List[str]]:
-    vocab = load_vocabulary(CRISIS_VOCABULARY)
-    unknown = set(vocab) - set(CRISIS_GROUPS)
-    if unknown:
-        raise ValueError(f"{VOCAB_DIR / CRISIS_VOCABULARY}: unknown groups {sorted(unknown)}")
-    return vocab
-
-
-@lru_cache(maxsize=1)
-def crisis_pattern_vocabulary() -> List[tuple]:
-    """(group, compiled regular expression) pairs from crisis_patterns.yml, in file order."""
-    import re
-
-    path = VOCAB_DIR / CRISIS_PATTERNS
-    if not path.exists():
-        return []
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    out = []
-    for group, patterns in raw.items():
-        if group not in CRISIS_GROUPS:
-            raise ValueError(f"{path}: unknown group {group!r}")
-        for pattern in patterns or []:
-            try:
-                out.append((group, re.compile(pattern)))
-            except re.error as exc:
-                raise ValueError(f"{path}: bad pattern {pattern!r} in {group}: {exc}") from exc
-    return out
 
 
 @lru_cache(maxsize=1)

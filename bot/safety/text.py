@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from pathlib import Path
 from typing import FrozenSet, Iterable
 
 _APOSTROPHES = re.compile(r"['’‘`´]")
@@ -29,28 +28,33 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+COMMON_LOGPROB = -13.5  # a word at least this frequent in general text is a real word
+
+
 @lru_cache(maxsize=1)
-def known_words() -> FrozenSet[str]:
-    """Real English and Spanish words, normalised: every form and lemma of spaCy's lookup-lemma
-    tables (spacy-lookups-data; not the frequency tables, which list common misspellings)."""
-    import gzip
-    import json
+def _tables():
+    """spaCy's lookup tables (spacy-lookups-data) for English and Spanish: lemma lookups
+    (inflected form -> lemma) and word log-probabilities from general text."""
+    from spacy.lookups import load_lookups
 
-    import spacy_lookups_data
+    out = []
+    for lang in ("en", "es"):
+        lookups = load_lookups(lang, ["lemma_lookup", "lexeme_prob"])
+        lemmas = lookups.get_table("lemma_lookup")
+        out.append((lemmas, frozenset(normalise(str(v)) for v in lemmas.values()),
+                    lookups.get_table("lexeme_prob")))
+    return out
 
-    data = Path(spacy_lookups_data.__file__).resolve().parent / "data"
-    words = set()
-    for name in ("en_lemma_lookup", "es_lemma_lookup"):
-        path = data / f"{name}.json.gz"
-        if not path.exists():
-            continue
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            table = json.load(f)
-        for form, lemma in table.items():
-            words.add(normalise(str(form)))
-            if isinstance(lemma, str):
-                words.add(normalise(lemma))
-    return frozenset(w for w in words if w.isalpha())
+
+@lru_cache(maxsize=65536)
+def is_known(word: str) -> bool:
+    """A real English or Spanish word: an inflected form or a lemma of the lookup tables, or a
+    common word (log-probability >= COMMON_LOGPROB; the frequency tables also list rare
+    misspellings such as "siezure", which stay below it)."""
+    for lemmas, lemma_values, probs in _tables():
+        if word in lemmas or word in lemma_values or probs.get(word, -99.0) >= COMMON_LOGPROB:
+            return True
+    return False
 
 
 # Real words one letter from a crisis word that the lemma tables do not list (slang, names).
@@ -82,7 +86,7 @@ class TypoCorrector:
     def word(self, word: str) -> str:
         if len(word) < 5 or word in self.keywords or word in NOT_TYPOS or word.isdigit():
             return word
-        if word in known_words():
+        if is_known(word):
             return word
         # an inflection is not a typo: "atoran" is "they get stuck", not "atora" misspelt
         candidates = sorted(k for k in _edits1(word) & self.keywords
