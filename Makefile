@@ -13,12 +13,13 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install store model run test test-stories eval clean pg-start pg-stop browser
+.PHONY: help install store model run test test-stories eval eval-safety clean pg-start pg-stop browser
 
 help:
 	@echo "make run    set up (venv, store, model) and start the assistant on localhost"
 	@echo "make test   set up and run the whole test suite (what CI runs)"
 	@echo "make eval   NLU accuracy on the held-out set, ours against Rasa's default pipeline"
+	@echo "make eval-safety   emergency recall per category and language, false alarms (screen, CareNav, Rasa default)"
 	@echo "make test-stories   play the dialogue test stories (tests/stories/) and write results/report.html"
 
 $(STAMP): pyproject.toml
@@ -63,6 +64,9 @@ test-stories: install model
 
 eval: install
 	@$(PY) -m bot.evaluation
+
+eval-safety: install model
+	@PYTHONWARNINGS=ignore $(PY) -m bot.safety.evaluate $(if $(SETS),--sets $(SETS),)
 
 clean:
 	rm -rf models results var .pytest_cache

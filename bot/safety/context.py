@@ -10,6 +10,7 @@ are CareNav's own, in both languages: bot/knowledge/safety/context.yml.
 from __future__ import annotations
 
 import threading
+import warnings
 from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Sequence, Set, Tuple
@@ -74,6 +75,8 @@ def modifiers(text: str, spans: Sequence[Tuple[int, int]]) -> List[Set[str]]:
 
     nlp, context = _pipeline()
     doc = nlp(text)
+    if not spans:
+        return []
     ents, index = [], {}
     for i, (start, end) in enumerate(spans):
         span = doc.char_span(start, end, label="SIGN", alignment_mode="expand")
@@ -90,7 +93,9 @@ def modifiers(text: str, spans: Sequence[Tuple[int, int]]) -> List[Set[str]]:
                 cover[(span.start, span.end)] = (k.start, k.end)
                 break
     doc.ents = [Span(doc, k.start, k.end, label="SIGN") for k in kept]
-    context(doc)
+    with warnings.catch_warnings():  # W036: medspaCy's unused token matcher has no patterns
+        warnings.simplefilter("ignore", UserWarning)
+        context(doc)
     found: Dict[Tuple[int, int], Set[str]] = {}
     for ent in doc.ents:
         found[(ent.start, ent.end)] = {
