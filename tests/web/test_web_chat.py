@@ -81,3 +81,22 @@ def test_keyboard_only_and_labelled(assistant, page):
     page.locator("#chat-log").get_by_text("Here is what I can help with").wait_for()
     assert page.get_attribute("#chat-log", "role") == "log"
     assert page.locator("label[for=chat-input]").count() == 1
+
+
+def test_an_emergency_on_the_web_page_is_answered_first_in_the_patients_language(assistant, page):
+    """Not signed in, in Spanish: the first answer is 911 in Spanish, then the offer of a person
+    with its buttons; an English emergency in the same chat is answered in English."""
+    page.goto(f"http://localhost:{assistant.ports.web}/")
+    page.wait_for_selector("#connection:has-text('Connected')")
+    page.fill("#chat-input", "mi papa no puede respirar y tiene los labios morados")
+    page.keyboard.press("Enter")
+    page.locator("#chat-log").get_by_text("Llame al 911 ahora").wait_for()
+    page.locator("#chat-log button", has_text="No es emergencia, tengo una pregunta").wait_for()
+    log = page.locator("#chat-log").inner_text()
+    assert log.index("Llame al 911 ahora") < log.index("Cuando esté a salvo")
+    page.fill("#chat-input", "my daughter swallowed a button battery")
+    page.keyboard.press("Enter")
+    page.locator("#chat-log").get_by_text("Call Poison Control now at 1-800-222-1222").wait_for()
+    out = ROOT / "results"
+    out.mkdir(exist_ok=True)
+    page.screenshot(path=str(out / "web-chat-emergency.png"), full_page=True)
