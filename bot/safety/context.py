@@ -68,8 +68,9 @@ def _pipeline():
         return nlp, context
 
 
-def modifiers(text: str, spans: Sequence[Tuple[int, int]]) -> List[Set[str]]:
-    """For each (start, end) character span of `text`, the context categories that reach it."""
+def modifiers(text: str, spans: Sequence[Tuple[int, int]], inside: bool = False) -> List[Set[str]]:
+    """For each (start, end) character span of `text`, the context categories that reach it
+    (a modifier inside the span counts only with `inside`: "no" in "no puede respirar" does not)."""
     from spacy.tokens import Span
     from spacy.util import filter_spans
 
@@ -101,7 +102,7 @@ def modifiers(text: str, spans: Sequence[Tuple[int, int]]) -> List[Set[str]]:
         found[(ent.start, ent.end)] = {
             m.category.split("#")[0] for m in ent._.modifiers
             if m.category.split("#")[0] in MODIFIERS
-            and not (ent.start <= m.modifier_span[0] and m.modifier_span[1] <= ent.end)}
+            and (inside or not (ent.start <= m.modifier_span[0] and m.modifier_span[1] <= ent.end))}
     out: List[Set[str]] = [set() for _ in spans]
     for (s, e), ids in index.items():
         cats = found.get(cover.get((s, e), (s, e)), set())
@@ -113,4 +114,4 @@ def modifiers(text: str, spans: Sequence[Tuple[int, int]]) -> List[Set[str]]:
 def message_modifiers(text: str) -> Set[str]:
     """The context categories that reach any word of the message (for a decision the learned
     model made without a sign to point at)."""
-    return modifiers(text, [(0, len(text))])[0] if text else set()
+    return modifiers(text, [(0, len(text))], inside=True)[0] if text else set()
