@@ -42,8 +42,8 @@ def main() -> int:
           f"{time.monotonic() - started:.0f} s")
     grid = [Thresholds()]
     if args.grid:
-        grid = [Thresholds(veto=v, alone=a, possible=ps) for v in (0.05, 0.1, 0.15, 0.2) for a in (0.5, 0.6, 0.7)
-                for ps in (0.3,)]
+        grid = [Thresholds(veto=v, alone=a, override=o) for v in (0.1, 0.15, 0.2) for a in (0.5, 0.6, 0.7)
+                for o in (0.6, 0.8, 0.9, 1.01)]
     if args.signs_only:
         grid = [Thresholds(0.0, 1.01, 1.01)]
     for th in grid:
@@ -59,7 +59,7 @@ def main() -> int:
             stats[(case.language, case.label, case.category)][0] += s.outcome == EMERGENCY
             if (case.label == CALM) == (s.outcome == EMERGENCY):
                 errors.append((case, s))
-        line = [f"veto {th.veto:.2f} alone {th.alone:.2f}:"]
+        line = [f"veto {th.veto:.2f} alone {th.alone:.2f} override {th.override:.2f}:"]
         for lang in ("en", "es"):
             e, c = stats[(lang, "emergency")], stats[(lang, "calm")]
             if e[2]:

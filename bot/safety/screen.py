@@ -33,7 +33,8 @@ EMERGENCY, POSSIBLE, NONE = "emergency", "possible", "none"
 @dataclass(frozen=True)
 class Thresholds:
     veto: float = 0.15  # a current sign is overruled only below this learned probability
-    alone: float = 0.60  # the learned model alone makes an emergency at or above this
+    alone: float = 0.70  # the learned model alone makes an emergency at or above this
+    override: float = 0.80  # ... and at or above this when the signs it found are all not now
     possible: float = 0.30  # ... and a `possible` at or above this
     veto_min_words: int = 6  # the veto applies only to a message of more words than this
     alone_min_words: int = 4  # the learned model alone judges only a message of this many words
@@ -86,7 +87,8 @@ def analyse(text: str, probability: Optional[float] = None, learned_category: Op
     if current and not vetoed:
         category = _most_urgent(current)
         outcome = EMERGENCY
-    elif probability >= thresholds.alone and len(normalised.split()) >= thresholds.alone_min_words:
+    elif (probability >= (thresholds.override if modified else thresholds.alone)
+          and len(normalised.split()) >= thresholds.alone_min_words):
         # (context is not asked here: measured, letting it overrule the model alone cost more
         # emergencies than it saved false alarms, Spanish "no ..." most of all)
         category = _most_urgent(current or modified) or learned_category or "general"
