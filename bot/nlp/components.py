@@ -138,9 +138,9 @@ class CrisisDetector(GraphComponent):
     @classmethod
     def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "CrisisDetector":
-        from bot.safety.screen import screen
+        from bot.safety.screen import warm_up
 
-        screen("warm up")  # fit or load the learned model and the context rules at start-up
+        warm_up()  # fit or load the learned model, the word tables and the rules at start-up
         return cls()
 
     def process(self, messages: List[Message]) -> List[Message]:

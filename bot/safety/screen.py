@@ -108,3 +108,12 @@ def analyse(text: str, probability: Optional[float] = None, learned_category: Op
 def screen(text: str) -> Screening:
     """The screening of one message (cached: the NLU and the channel both ask)."""
     return analyse(text)
+
+
+def warm_up() -> None:
+    """Load everything the screen needs (the learned model, the word tables, the context rules,
+    the language models), so the first patient's message does not wait for it."""
+    from bot.safety.text import is_known
+
+    is_known("warm")
+    analyse("my chest hurts since last year, no me deja respirar")

@@ -76,22 +76,49 @@ def _edits1(word: str) -> set:
             | {a + c + b for a, b in splits for c in _ALPHABET})
 
 
+def _deletes(word: str) -> set:
+    return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """a and b differ by one insertion, deletion, substitution or swap of neighbours."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1:] == short for i in range(len(long_)))
+
+
 class TypoCorrector:
-    """Replaces an unknown word one edit from a crisis keyword (5 letters or more) by that keyword."""
+    """Replaces an unknown word one edit from a crisis keyword (5 letters or more) by that keyword.
+
+    Candidates come from an index of the keywords' one-letter deletions (the symmetric-delete
+    method), so a message costs a few dictionary lookups a word; whether the word is a real word
+    is asked only when it is one edit from a keyword."""
 
     def __init__(self, keywords: Iterable[str]) -> None:
         self.keywords = frozenset(k for k in keywords if len(k) >= 5)
+        self._index: dict = {}
+        for k in self.keywords:
+            for d in _deletes(k) | {k}:
+                self._index.setdefault(d, set()).add(k)
 
     @lru_cache(maxsize=8192)
     def word(self, word: str) -> str:
         if len(word) < 5 or word in self.keywords or word in NOT_TYPOS or word.isdigit():
             return word
-        if is_known(word):
-            return word
+        found = set()
+        for d in _deletes(word) | {word}:
+            found |= self._index.get(d, set())
         # an inflection is not a typo: "atoran" is "they get stuck", not "atora" misspelt
-        candidates = sorted(k for k in _edits1(word) & self.keywords
-                            if not (word.startswith(k) or k.startswith(word)))
-        return candidates[0] if candidates else word
+        candidates = sorted(k for k in found if _one_edit(word, k)
+                            and not (word.startswith(k) or k.startswith(word)))
+        if not candidates or is_known(word):
+            return word
+        return candidates[0]
 
     def __call__(self, normalised: str) -> str:
         return " ".join(self.word(w) for w in normalised.split(" "))
