@@ -70,45 +70,32 @@ def _pipeline():
 
 def modifiers(text: str, spans: Sequence[Tuple[int, int]], inside: bool = False) -> List[Set[str]]:
     """For each (start, end) character span of `text`, the context categories that reach it
-    (a modifier inside the span counts only with `inside`: "no" in "no puede respirar" does not)."""
-    from spacy.tokens import Span
-    from spacy.util import filter_spans
+    (a modifier inside the span counts only with `inside`: "no" in "no puede respirar" does not).
 
-    nlp, context = _pipeline()
-    doc = nlp(text)
+    Each distinct span is judged on its own: a short sign ("ahogando") inside a longer one
+    ("albuterol ... ahorita me estoy ahogando") keeps its own context."""
+    from spacy.tokens import Span
+
     if not spans:
         return []
-    ents, index = [], {}
-    for i, (start, end) in enumerate(spans):
+    nlp, context = _pipeline()
+    judged: Dict[Tuple[int, int], Set[str]] = {}
+    for start, end in dict.fromkeys(spans):
+        doc = nlp(text)
         span = doc.char_span(start, end, label="SIGN", alignment_mode="expand")
         if span is None or len(span) == 0:
+            judged[(start, end)] = set()
             continue
-        ents.append(span)
-        index.setdefault((span.start, span.end), []).append(i)
-    kept = filter_spans(ents)
-    # overlapping signs: a dropped one shares the fate of the kept span that covers it
-    cover: Dict[int, Tuple[int, int]] = {}
-    for span in ents:
-        for k in kept:
-            if k.start <= span.start < k.end or span.start <= k.start < span.end:
-                cover[(span.start, span.end)] = (k.start, k.end)
-                break
-    doc.ents = [Span(doc, k.start, k.end, label="SIGN") for k in kept]
-    with warnings.catch_warnings():  # W036: medspaCy's unused token matcher has no patterns
-        warnings.simplefilter("ignore", UserWarning)
-        context(doc)
-    found: Dict[Tuple[int, int], Set[str]] = {}
-    for ent in doc.ents:
-        found[(ent.start, ent.end)] = {
+        doc.ents = [Span(doc, span.start, span.end, label="SIGN")]
+        with warnings.catch_warnings():  # W036: medspaCy's unused token matcher has no patterns
+            warnings.simplefilter("ignore", UserWarning)
+            context(doc)
+        ent = doc.ents[0]
+        judged[(start, end)] = {
             m.category.split("#")[0] for m in ent._.modifiers
             if m.category.split("#")[0] in MODIFIERS
             and (inside or not (ent.start <= m.modifier_span[0] and m.modifier_span[1] <= ent.end))}
-    out: List[Set[str]] = [set() for _ in spans]
-    for (s, e), ids in index.items():
-        cats = found.get(cover.get((s, e), (s, e)), set())
-        for i in ids:
-            out[i] = set(cats)
-    return out
+    return [set(judged[(start, end)]) for start, end in spans]
 
 
 def message_modifiers(text: str) -> Set[str]:

@@ -38,6 +38,7 @@ class Thresholds:
     possible: float = 0.30  # ... and a `possible` at or above this
     veto_min_words: int = 6  # the veto applies only to a message of more words than this
     alone_min_words: int = 4  # the learned model alone judges only a message of this many words
+    alone_short: float = 0.90  # ... or of three words at or above this ("no pueo respirar")
 
 
 THRESHOLDS = Thresholds()
@@ -87,8 +88,9 @@ def analyse(text: str, probability: Optional[float] = None, learned_category: Op
     if current and not vetoed:
         category = _most_urgent(current)
         outcome = EMERGENCY
-    elif (probability >= (thresholds.override if modified else thresholds.alone)
-          and len(normalised.split()) >= thresholds.alone_min_words):
+    elif probability >= (thresholds.override if modified else thresholds.alone) and (
+            len(normalised.split()) >= thresholds.alone_min_words
+            or (len(normalised.split()) >= 3 and probability >= thresholds.alone_short)):
         # (context is not asked here: measured, letting it overrule the model alone cost more
         # emergencies than it saved false alarms, Spanish "no ..." most of all)
         category = _most_urgent(current or modified) or learned_category or "general"
