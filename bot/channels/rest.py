@@ -15,6 +15,7 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
+from bot.channels import clean_unicode
 from bot.safety.answers import safety_replies
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class SecureRestInput(RestInput):
                 body = None
             if not isinstance(body, dict):
                 return response.json({"error": "the body must be a JSON object with sender and message"}, status=400)
+            if not clean_unicode(body):
+                return response.json({"error": "the body holds invalid Unicode (a lone surrogate)"}, status=400)
             if not isinstance(body.get("sender"), str) or not body["sender"].strip():
                 return response.json({"error": "sender must be a non-empty string"}, status=400)
             if not isinstance(body.get("message"), str):

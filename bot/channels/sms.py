@@ -35,6 +35,8 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from bot.channels import clean_unicode
+
 log = logging.getLogger(__name__)
 
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "revoke"}
@@ -289,13 +291,15 @@ class SmsInput(InputChannel):
             if not self.auth_token:
                 return response.text("SMS channel is not configured (CARENAV_SMS_AUTH_TOKEN)", status=503)
             params = {k: v[0] if isinstance(v, list) else v for k, v in (request.form or {}).items()}
+            if not clean_unicode(params):
+                return response.text("form fields hold invalid Unicode", status=400)
             url = self.webhook_url or request.url
             given = request.headers.get("X-Twilio-Signature", "")
             if not given or not hmac.compare_digest(given, twilio_signature(self.auth_token, url, params)):
                 log.warning("sms webhook: bad signature")
                 return response.text("invalid X-Twilio-Signature", status=403)
             phone, body = (params.get("From") or "").strip(), (params.get("Body") or "")
-            if not re.fullmatch(r"\+[1-9]\d{6,14}", phone):
+            if not re.fullmatch(r"\+[1-9][0-9]{6,14}", phone, flags=re.ASCII):
                 return response.text("form field From must be an E.164 phone number", status=400)
             if len(body) > 1600:
                 body = body[:1600]

@@ -25,6 +25,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
+from bot.channels import clean_unicode
 from bot.safety.answers import safety_replies
 from bot.identity import TokenError, patient_from_token
 
@@ -68,6 +69,8 @@ class SecureSocketIOInput(SocketIOInput):
         @sio.on("connect", namespace=namespace)
         async def connect(sid: Text, environ: Dict, auth: Optional[Dict] = None) -> bool:
             token = (auth or {}).get("token") if isinstance(auth, dict) else None
+            if not clean_unicode(token):
+                token = None
             patient_id, token_ok = None, None
             if token:
                 try:
@@ -85,7 +88,7 @@ class SecureSocketIOInput(SocketIOInput):
 
         @sio.on("session_request", namespace=namespace)
         async def session_request(sid: Text, data: Optional[Dict]) -> None:
-            data = data if isinstance(data, dict) else {}
+            data = data if isinstance(data, dict) and clean_unicode(data) else {}
             session = await sio.get_session(sid, namespace=namespace)
             owner = session.get("patient_id") or ANONYMOUS
             wanted = data.get("session_id")
@@ -114,8 +117,8 @@ class SecureSocketIOInput(SocketIOInput):
                 await sio.emit(self.bot_message_evt, {"text": "Please reload the page to start a chat."},
                                room=sid, namespace=namespace)
                 return
-            if not isinstance(data, dict):
-                return
+            if not isinstance(data, dict) or not clean_unicode(data):
+                return  # a lone surrogate cannot be stored (see bot.channels.clean_unicode)
             text = data.get("message", "")
             if not isinstance(text, str) or not text.strip():
                 return
