@@ -13,7 +13,7 @@ import threading
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Dict, List, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
@@ -42,9 +42,10 @@ def _rules():
                 # anos" from reaching back to the sign
                 name = str(category) if direction == "TERMINATE" else f"{category}#{language}{i}"
                 try:
+                    excluded = {str(t).upper() for t in item.get("excluded_types") or []} or None
                     rules.append(ConTextRule(
                         literal=str(literal or pattern), category=name, pattern=pattern,
-                        direction=direction, max_scope=item.get("max_scope")))
+                        direction=direction, max_scope=item.get("max_scope"), excluded_types=excluded))
                 except Exception as exc:
                     raise ValueError(f"{where}: {exc}") from exc
     return rules
@@ -68,7 +69,8 @@ def _pipeline():
         return nlp, context
 
 
-def modifiers(text: str, spans: Sequence[Tuple[int, int]], inside: bool = False) -> List[Set[str]]:
+def modifiers(text: str, spans: Sequence[Tuple[int, int]], inside: bool = False,
+              labels: Optional[Sequence[str]] = None) -> List[Set[str]]:
     """For each (start, end) character span of `text`, the context categories that reach it
     (a modifier inside the span counts only with `inside`: "no" in "no puede respirar" does not).
 
@@ -79,23 +81,24 @@ def modifiers(text: str, spans: Sequence[Tuple[int, int]], inside: bool = False)
     if not spans:
         return []
     nlp, context = _pipeline()
-    judged: Dict[Tuple[int, int], Set[str]] = {}
-    for start, end in dict.fromkeys(spans):
+    judged: Dict[Tuple[int, int, str], Set[str]] = {}
+    labelled = [(start, end, (labels[i] if labels else "SIGN").upper()) for i, (start, end) in enumerate(spans)]
+    for start, end, label in dict.fromkeys(labelled):
         doc = nlp(text)
-        span = doc.char_span(start, end, label="SIGN", alignment_mode="expand")
+        span = doc.char_span(start, end, label=label, alignment_mode="expand")
         if span is None or len(span) == 0:
-            judged[(start, end)] = set()
+            judged[(start, end, label)] = set()
             continue
-        doc.ents = [Span(doc, span.start, span.end, label="SIGN")]
+        doc.ents = [Span(doc, span.start, span.end, label=label)]
         with warnings.catch_warnings():  # W036: medspaCy's unused token matcher has no patterns
             warnings.simplefilter("ignore", UserWarning)
             context(doc)
         ent = doc.ents[0]
-        judged[(start, end)] = {
+        judged[(start, end, label)] = {
             m.category.split("#")[0] for m in ent._.modifiers
             if m.category.split("#")[0] in MODIFIERS
             and (inside or not (ent.start <= m.modifier_span[0] and m.modifier_span[1] <= ent.end))}
-    return [set(judged[(start, end)]) for start, end in spans]
+    return [set(judged[key]) for key in labelled]
 
 
 def message_modifiers(text: str) -> Set[str]:

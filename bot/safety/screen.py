@@ -71,7 +71,8 @@ def analyse(text: str, probability: Optional[float] = None, learned_category: Op
         return Screening(NONE)
     normalised = taxonomy.typo_corrector()(normalise(text))
     found = taxonomy.signs(normalised)
-    mods = context.modifiers(normalised, [(s.start, s.end) for s in found]) if found else []
+    mods = context.modifiers(normalised, [(s.start, s.end) for s in found],
+                             labels=[s.category for s in found]) if found else []
     current = sorted({s.category for s, m in zip(found, mods) if not m})
     modified = sorted({s.category for s in found})
     if probability is None:
