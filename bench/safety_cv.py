@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.safety import model as safety_model  # noqa: E402
 from bot.safety.screen import EMERGENCY, POSSIBLE, Thresholds, analyse  # noqa: E402
-from bot.safety.sets import CALM, kept_sets, load_set  # noqa: E402
+from bot.safety.sets import CALM, kept_sets  # noqa: E402
 
 
 def main() -> int:
@@ -30,14 +30,8 @@ def main() -> int:
     parser.add_argument("--signs-only", action="store_true", help="the taxonomy alone (no learned model)")
     args = parser.parse_args()
     sets = kept_sets()
-    scored = []  # (case, probability, category)
     started = time.monotonic()
-    for held in sets:
-        train = [p for p in sets if p != held]
-        m = safety_model.fit(*safety_model.training_examples(train), c=args.c)
-        cases = load_set(held)
-        for case, (p, cat) in zip(cases, m.score([c.text for c in cases])):
-            scored.append((case, p, cat))
+    scored = safety_model.leave_one_writer_out(sets, c=args.c)  # (case, probability, category)
     print(f"{len(scored)} messages from {len(sets)} writers, fitted {len(sets)} times in "
           f"{time.monotonic() - started:.0f} s")
     grid = [Thresholds()]

@@ -99,3 +99,14 @@ def assistant(demo_db_url, tmp_path_factory, sms_provider):
 @pytest.fixture
 def sender() -> str:
     return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def chat_as(assistant, sender, token_for):
+    """A REST chat as a demo patient (signed in with a token), or as a visitor with None."""
+    from tests.integration.rest import RestChat
+
+    def make(patient_id=None):
+        token = token_for(patient_id) if patient_id else None
+        return RestChat(f"http://localhost:{assistant.ports.rasa}", sender, token=token)
+    return make

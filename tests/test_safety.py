@@ -132,12 +132,22 @@ def test_a_message_with_nothing_to_screen_is_none():
     assert screen("thanks!").outcome == NONE
 
 
+def _edits1(word: str) -> set:
+    """Every string one deletion, swap, substitution or insertion away from `word`."""
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    return ({a + b[1:] for a, b in splits if b}
+            | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+            | {a + c + b[1:] for a, b in splits if b for c in letters}
+            | {a + c + b for a, b in splits for c in letters})
+
+
 def test_no_common_english_word_is_corrected_into_a_crisis_word():
     """A frequent English word one letter from a crisis keyword must be a known word (never
     corrected) or listed in NOT_TYPOS."""
     from bot.nlp.vocab import english_logprob
     from bot.safety.taxonomy import typo_corrector
-    from bot.safety.text import NOT_TYPOS, _edits1, is_known
+    from bot.safety.text import NOT_TYPOS, is_known
 
     english = english_logprob()
     corrector = typo_corrector()

@@ -22,7 +22,6 @@ log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 10_000
 
 
-
 class SecureRestInput(RestInput):
     @classmethod
     def name(cls) -> Text:

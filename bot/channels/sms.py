@@ -318,13 +318,10 @@ class SmsInput(InputChannel):
                 await self._process(phone, body, on_new_message)
             except Exception:
                 log.exception("sms message from %s failed", phone_ref(phone))
-                from bot.safety.answers import emergency_answer_for
+                from bot.safety.answers import safety_replies
                 from bot.settings import CLINIC_MAIN_PHONE
 
-                try:
-                    answer = emergency_answer_for(body)
-                except Exception:
-                    answer = None
+                answer = next((r["text"] for r in safety_replies(body, phone_ref(phone), True, [])), None)
                 await self.sender.send(phone, split_sms(answer or (
                     f"Sorry, something went wrong. Please call the clinic at {CLINIC_MAIN_PHONE}. "
                     "In an emergency, call 911.")))

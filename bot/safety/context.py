@@ -12,12 +12,12 @@ from __future__ import annotations
 import threading
 import warnings
 from functools import lru_cache
-from pathlib import Path
 from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import yaml
 
-SAFETY_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "safety"
+from bot.safety.taxonomy import SAFETY_DIR
+
 CONTEXT_FILE = SAFETY_DIR / "context.yml"
 MODIFIERS = ("NEGATED", "HISTORICAL", "HYPOTHETICAL", "INFORMATION", "HABITUAL", "RESOLVED", "FIGURATIVE")
 _lock = threading.Lock()
@@ -69,10 +69,10 @@ def _pipeline():
         return nlp, context
 
 
-def modifiers(text: str, spans: Sequence[Tuple[int, int]], inside: bool = False,
+def modifiers(text: str, spans: Sequence[Tuple[int, int]],
               labels: Optional[Sequence[str]] = None) -> List[Set[str]]:
     """For each (start, end) character span of `text`, the context categories that reach it
-    (a modifier inside the span counts only with `inside`: "no" in "no puede respirar" does not).
+    (a modifier inside the span does not count: "no" in "no puede respirar").
 
     Each distinct span is judged on its own: a short sign ("ahogando") inside a longer one
     ("albuterol ... ahorita me estoy ahogando") keeps its own context."""
@@ -97,11 +97,6 @@ def modifiers(text: str, spans: Sequence[Tuple[int, int]], inside: bool = False,
         judged[(start, end, label)] = {
             m.category.split("#")[0] for m in ent._.modifiers
             if m.category.split("#")[0] in MODIFIERS
-            and (inside or not (ent.start <= m.modifier_span[0] and m.modifier_span[1] <= ent.end))}
+            and not (ent.start <= m.modifier_span[0] and m.modifier_span[1] <= ent.end)}
     return [set(judged[key]) for key in labelled]
 
-
-def message_modifiers(text: str) -> Set[str]:
-    """The context categories that reach any word of the message (for a decision the learned
-    model made without a sign to point at)."""
-    return modifiers(text, [(0, len(text))], inside=True)[0] if text else set()

@@ -23,7 +23,6 @@ import asyncio
 import os
 import subprocess
 import time
-from collections import defaultdict
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
@@ -69,16 +68,9 @@ def _screen_outcomes(cases: Sequence[Case], leave_one_writer_out: bool) -> List[
 
     if not leave_one_writer_out:
         return [screen(c.text).outcome for c in cases]
-    sets = kept_sets()
-    outcomes: Dict[int, str] = {}
-    for held in sets:
-        idx = [i for i, c in enumerate(cases) if c.source == held.stem]
-        if not idx:
-            continue
-        fitted = safety_model.fit(*safety_model.training_examples([p for p in sets if p != held]))
-        for i, (p, cat) in zip(idx, fitted.score([cases[i].text for i in idx])):
-            outcomes[i] = analyse(cases[i].text, p, cat).outcome
-    return [outcomes.get(i, "none") for i in range(len(cases))]
+    scored = safety_model.leave_one_writer_out(kept_sets())  # the kept sets' cases, in their order
+    assert [case.text for case, _, _ in scored] == [c.text for c in cases]
+    return [analyse(case.text, p, cat).outcome for case, p, cat in scored]
 
 
 def table(cases: Sequence[Case], columns: Dict[str, List[bool]], answered: Optional[List[bool]] = None) -> str:

@@ -17,11 +17,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import List, Optional, Sequence, Tuple
 
-from bot.safety.sets import EMERGENCY, SETS_DIR, load_sets
+from bot.modeling import PROJECT_ROOT
+from bot.safety.sets import EMERGENCY, SETS_DIR, Case, load_set, load_sets
 from bot.safety.text import normalise
 
 log = logging.getLogger(__name__)
-PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 NLU_DIR = PROJECT_ROOT / "data" / "nlu"
 VERSION = "2"
 _lock = threading.Lock()
@@ -81,6 +81,17 @@ def fit(texts: Sequence[str], labels: Sequence[bool], cats: Sequence[str], c: fl
     category = LogisticRegression(C=c, max_iter=2000)
     category.fit(x[rows], [cats[i] for i in rows])
     return SafetyModel(features, emergency, category)
+
+
+def leave_one_writer_out(set_paths: Sequence[Path], c: float = 16.0) -> List[Tuple[Case, float, str]]:
+    """Each set's cases scored by a model fitted without that set (and with data/nlu): the
+    learned model's view of a writer it has not read. (case, probability, category), in order."""
+    scored = []
+    for held in set_paths:
+        fitted = fit(*training_examples([p for p in set_paths if p != held]), c=c)
+        cases = load_set(held)
+        scored.extend((case, p, cat) for case, (p, cat) in zip(cases, fitted.score([x.text for x in cases])))
+    return scored
 
 
 def _fingerprint(paths: Sequence[Path]) -> str:

@@ -70,6 +70,7 @@ def analyse(text: str, probability: Optional[float] = None, learned_category: Op
     if not text or not text.strip():
         return Screening(NONE)
     normalised = taxonomy.typo_corrector()(normalise(text))
+    words = len(normalised.split())
     found = taxonomy.signs(normalised)
     mods = context.modifiers(normalised, [(s.start, s.end) for s in found],
                              labels=[s.category for s in found]) if found else []
@@ -84,14 +85,13 @@ def analyse(text: str, probability: Optional[float] = None, learned_category: Op
 
     # the learned model may overrule a sign only in a message long enough to say something else
     # ... and never a suicide sign: a goodbye or a plan is answered with 988 whatever the model says
-    vetoed = (probability < thresholds.veto and len(normalised.split()) > thresholds.veto_min_words
+    vetoed = (probability < thresholds.veto and words > thresholds.veto_min_words
               and "suicide" not in current)
     if current and not vetoed:
         category = _most_urgent(current)
         outcome = EMERGENCY
     elif probability >= (thresholds.override if modified else thresholds.alone) and (
-            len(normalised.split()) >= thresholds.alone_min_words
-            or (len(normalised.split()) >= 3 and probability >= thresholds.alone_short)):
+            words >= thresholds.alone_min_words or (words >= 3 and probability >= thresholds.alone_short)):
         # (context is not asked here: measured, letting it overrule the model alone cost more
         # emergencies than it saved false alarms, Spanish "no ..." most of all)
         category = _most_urgent(current or modified) or learned_category or "general"

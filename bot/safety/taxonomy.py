@@ -57,8 +57,13 @@ def _compile(pattern: str, where: str) -> "re.Pattern":
 
 
 @lru_cache(maxsize=1)
+def _raw() -> dict:
+    return yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8")) or {}
+
+
+@lru_cache(maxsize=1)
 def categories() -> Dict[str, Category]:
-    raw = yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8")) or {}
+    raw = _raw()
     macros = {str(k): str(v) for k, v in (raw.get("macros") or {}).items()}
     out: Dict[str, Category] = {}
     for name, spec in (raw.get("categories") or {}).items():
@@ -84,8 +89,7 @@ def answer_for(category: str) -> str:
 
 @lru_cache(maxsize=1)
 def typo_corrector() -> TypoCorrector:
-    raw = yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8")) or {}
-    words = set(str(w) for w in raw.get("typo_keywords") or [])
+    words = set(str(w) for w in _raw().get("typo_keywords") or [])
     for category in categories().values():
         for _, pattern in category.patterns:
             words.update(literal_words(pattern.pattern))

@@ -2,7 +2,7 @@
 
 `normalise` lowercases, removes accents ("respiración" -> "respiracion"), drops apostrophes
 ("can't" -> "cant", "he's" -> "hes") and turns every other mark into a space, so one pattern
-matches what people type with or without accents and punctuation. `correct_typos` puts back a
+matches what people type with or without accents and punctuation. `TypoCorrector` puts back a
 crisis word misspelt by one letter ("siezure", "brethe", "respirrar"), never a real English or
 Spanish word (spaCy's lookup-lemma tables for both languages, from spacy-lookups-data).
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from functools import lru_cache
-from typing import FrozenSet, Iterable
+from typing import Iterable
 
 _APOSTROPHES = re.compile(r"['’‘`´]")
 _NOT_WORD = re.compile(r"[^0-9a-zñ ]+")
@@ -64,17 +64,6 @@ NOT_TYPOS = frozenset(
     "rather sheep sleeved there thorough trashing edible everyones breathe breath breaths bleed "
     "blood choke chore choked cooking booking hooking looking stroke strokes stoke stroked broke "
     "sieze seize sizes sized faint paint saint feint taint point joint stole smoke spoke".split())
-
-_ALPHABET = "abcdefghijklmnopqrstuvwxyz"
-
-
-def _edits1(word: str) -> set:
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    return ({a + b[1:] for a, b in splits if b}
-            | {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-            | {a + c + b[1:] for a, b in splits if b for c in _ALPHABET}
-            | {a + c + b for a, b in splits for c in _ALPHABET})
-
 
 def _deletes(word: str) -> set:
     return {word[:i] + word[i + 1:] for i in range(len(word))}

@@ -9,15 +9,6 @@ import datetime as dt
 import pytest
 
 from bot.services import day
-from tests.integration.rest import RestChat
-
-
-@pytest.fixture
-def chat_as(assistant, sender, token_for):
-    def make(patient_id=None):
-        token = token_for(patient_id) if patient_id else None
-        return RestChat(f"http://localhost:{assistant.ports.rasa}", sender, token=token)
-    return make
 
 
 def test_maria_new_diabetes_diagnosis(chat_as):

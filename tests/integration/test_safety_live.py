@@ -6,16 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.rest import RestChat
 from tests.integration.test_sms import Phone
-
-
-@pytest.fixture
-def chat(assistant, sender, token_for):
-    def make(patient_id=None):
-        token = token_for(patient_id) if patient_id else None
-        return RestChat(f"http://localhost:{assistant.ports.rasa}", sender, token=token)
-    return make
 
 
 @pytest.mark.parametrize("message, first", [
@@ -24,8 +15,8 @@ def chat(assistant, sender, token_for):
     ("ya no quiero vivir, tengo las pastillas listas", "988"),
     ("mi niño de 2 años se tomo el cloro", "Control de Intoxicaciones al 1-800-222-1222"),
 ])
-def test_a_spanish_emergency_is_answered_first_in_spanish(chat, message, first):
-    visitor = chat(None)
+def test_a_spanish_emergency_is_answered_first_in_spanish(chat_as, message, first):
+    visitor = chat_as(None)
     replies = visitor.say(message)
     assert first in replies[0]["text"]
     offer = [r for r in replies if r.get("buttons")]
@@ -38,15 +29,15 @@ def test_a_spanish_emergency_is_answered_first_in_spanish(chat, message, first):
     ("i'm on the bridge and i'm done, tell my mom i'm sorry", "988"),
     ("used my epipen 10 min ago and my throat is still closing", "Call 911"),
 ])
-def test_an_english_emergency_is_answered_first_mid_conversation_signed_in(chat, message, first):
-    linda = chat("demo-linda")
+def test_an_english_emergency_is_answered_first_mid_conversation_signed_in(chat_as, message, first):
+    linda = chat_as("demo-linda")
     linda.text("what's on my care plan")
     replies = linda.say(message)
     assert first in replies[0]["text"]
 
 
-def test_not_an_emergency_choice_answers_the_question(chat):
-    maria = chat("demo-maria")
+def test_not_an_emergency_choice_answers_the_question(chat_as):
+    maria = chat_as("demo-maria")
     replies = maria.say("my chest hurts really bad right now, also what meds am i on")
     assert "Call 911" in replies[0]["text"]
     buttons = [b for r in replies for b in r.get("buttons", [])]
@@ -56,8 +47,8 @@ def test_not_an_emergency_choice_answers_the_question(chat):
     assert "metformin" in maria.text(choice[0]["payload"])
 
 
-def test_red_flag_words_about_the_past_keep_their_answer_and_get_one_line(chat):
-    james = chat("demo-james")
+def test_red_flag_words_about_the_past_keep_their_answer_and_get_one_line(chat_as):
+    james = chat_as("demo-james")
     replies = [r.get("text", "") for r in james.say(
         "my dad had a heart attack 3 years ago, why was i referred to cardiology")]
     assert any("Eastgate Heart and Vascular" in r for r in replies)  # the question is answered
@@ -65,8 +56,8 @@ def test_red_flag_words_about_the_past_keep_their_answer_and_get_one_line(chat):
     assert replies[-1] == "If this is happening now, call 911."
 
 
-def test_an_everyday_question_gets_no_safety_line(chat):
-    replies = [r.get("text", "") for r in chat("demo-maria").say("what meds am i on")]
+def test_an_everyday_question_gets_no_safety_line(chat_as):
+    replies = [r.get("text", "") for r in chat_as("demo-maria").say("what meds am i on")]
     assert not any("happening now" in r for r in replies)
 
 
