@@ -41,8 +41,10 @@ store: install
 model: install
 	@$(CARENAV) train
 
+# `make run` is the demo: its web page offers a sign-in for the seeded demo patients (CARENAV_DEMO=1,
+# said in the banner). A clinic's server runs `carenav run` without it.
 run: install store model
-	@$(CARENAV) run
+	@CARENAV_DEMO=$${CARENAV_DEMO:-1} $(CARENAV) run
 
 pg-start:
 	@scripts/pg-test-server start >/dev/null

@@ -21,7 +21,6 @@ from bot.settings import CLINIC_MAIN_PHONE
 log = logging.getLogger(__name__)
 
 PATIENT_SLOT = "patient_id"
-SMS_VERIFIED_SLOT = "sms_verified_patient"
 
 
 @lru_cache(maxsize=1)
@@ -39,11 +38,9 @@ def channel_of(tracker: Tracker) -> str:
 
 def identity_of(tracker: Tracker) -> Identity:
     metadata = (tracker.latest_message or {}).get("metadata") or {}
-    channel = channel_of(tracker)
-    # Only the SMS channel (bot/channels/sms.py) produces input_channel "sms", and it sets this
-    # after the patient confirmed their date of birth; REST clients cannot claim that channel.
-    sms_verified = metadata.get(SMS_VERIFIED_SLOT) if channel == SMS_CHANNEL else None
-    return identity_for(channel, metadata, tracker.get_slot(PATIENT_SLOT), sms_verified)
+    # On SMS the channel (bot/channels/sms.py) signs a claim bound to this conversation once the
+    # patient confirmed their date of birth; plain metadata proves nothing (bot.identity).
+    return identity_for(channel_of(tracker), metadata, tracker.get_slot(PATIENT_SLOT), tracker.sender_id)
 
 
 class CareAction(Action):

@@ -61,7 +61,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     from bot.web.app import serve
 
     _open_store()
-    serve(port=args.port, rasa_url=args.rasa_url, host=args.host)
+    serve(port=args.port, rasa_url=args.rasa_url, host=args.host, actions_url=args.actions_url)
     return 0
 
 
@@ -171,6 +171,15 @@ def _how_to_talk(ports, web: bool) -> str:
     ]
     if web:
         lines.append(f"  Web chat page   http://localhost:{ports.web}   (open it in a browser)")
+        lines.append(f"  Health          http://localhost:{ports.web}/health   (each part; a part that "
+                     "stops is restarted)")
+    from bot.settings import demo_mode
+
+    if demo_mode():
+        lines.append("  DEMO MODE is on (CARENAV_DEMO=1): the web page offers a demo sign-in for the seeded demo "
+                     "patients. Never on a clinic's real server.")
+    else:
+        lines.append("  Demo mode is off: the web page has no sign-in (the clinic's website hands out tokens).")
     lines += [
         "Talk to it over REST:",
         f"  curl -s localhost:{ports.rasa}/webhooks/rest/webhook -H 'Content-Type: application/json' \\",
@@ -205,6 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     webp.add_argument("--port", type=int, default=8000)
     webp.add_argument("--host", default="localhost")
     webp.add_argument("--rasa-url", default="http://localhost:5005", help="the Rasa server the page talks to")
+    webp.add_argument("--actions-url", default="http://localhost:5055",
+                      help="the action server, for GET /health")
     webp.set_defaults(func=cmd_web)
 
     token = sub.add_parser("token", help="print a signed, expiring token for a patient (web and REST)")

@@ -7,6 +7,8 @@ a wrong key, an edited payload or an expired token are all refused.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 import time
@@ -39,6 +41,19 @@ def token_secret() -> str:
     return path.read_text().strip()
 
 
+ACTION_SECRET_HEADER = "X-CareNav-Action-Secret"
+
+
+def action_secret() -> str:
+    """What the Rasa server shows the action server on every call (the action server refuses
+    calls without it): CARENAV_ACTION_SECRET, else derived from the token secret, so the two
+    processes of one installation agree without another file."""
+    env = os.environ.get("CARENAV_ACTION_SECRET", "").strip()
+    if env:
+        return env
+    return hmac.new(token_secret().encode(), b"carenav-action-server", hashlib.sha256).hexdigest()
+
+
 def issue_token(patient_id: str, ttl_seconds: int = DEFAULT_TTL_SECONDS,
                 secret: Optional[str] = None, now: Optional[float] = None) -> str:
     issued = int(now if now is not None else time.time())
@@ -57,7 +72,7 @@ def patient_from_token(token: Optional[str], secret: Optional[str] = None) -> st
                             issuer=ISSUER, options={"require": ["sub", "exp", "iss"]})
     except jwt.ExpiredSignatureError as exc:
         raise TokenError("token expired") from exc
-    except jwt.InvalidTokenError as exc:
+    except (jwt.InvalidTokenError, ValueError) as exc:  # ValueError: text UTF-8 cannot encode
         raise TokenError(f"invalid token ({exc.__class__.__name__})") from exc
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
@@ -83,24 +98,67 @@ TOKEN_CHANNELS = {"rest", "socketio", "web"}
 SMS_CHANNEL = "sms"
 
 
+SMS_CLAIM_KEY = "sms_claim"
+SMS_AUDIENCE = "carenav-sms-verified"
+
+
+def issue_sms_claim(patient_id: str, conversation_id: str, expires_at: float,
+                    secret: Optional[str] = None, now: Optional[float] = None) -> str:
+    """What the SMS channel hands the actions once a texter confirmed their date of birth: a
+    signed claim naming the patient, bound to this SMS conversation, expiring with the
+    verification. Its audience keeps it from being used as a web token (and a web token from
+    being used as one)."""
+    issued = int(now if now is not None else time.time())
+    claims = {"sub": patient_id, "conv": conversation_id, "aud": SMS_AUDIENCE, "iss": ISSUER,
+              "iat": issued, "exp": int(expires_at)}
+    return jwt.encode(claims, secret or token_secret(), algorithm=ALGORITHM)
+
+
+def patient_from_sms_claim(claim: Optional[str], conversation_id: str, secret: Optional[str] = None) -> str:
+    """The patient a valid SMS claim for this very conversation names; TokenError otherwise."""
+    if not claim or not isinstance(claim, str):
+        raise TokenError("no sms claim")
+    if len(claim) > 4096:
+        raise TokenError("sms claim too long")
+    try:
+        claims = jwt.decode(claim, secret or token_secret(), algorithms=[ALGORITHM], issuer=ISSUER,
+                            audience=SMS_AUDIENCE, options={"require": ["sub", "exp", "iss", "aud", "conv"]})
+    except jwt.ExpiredSignatureError as exc:
+        raise TokenError("sms claim expired") from exc
+    except (jwt.InvalidTokenError, ValueError) as exc:
+        raise TokenError(f"invalid sms claim ({exc.__class__.__name__})") from exc
+    if claims.get("conv") != conversation_id:
+        raise TokenError("sms claim for another conversation")
+    subject = claims.get("sub")
+    if not isinstance(subject, str) or not subject:
+        raise TokenError("sms claim names no patient")
+    return subject
+
+
 def identity_for(channel: Optional[str], metadata: Optional[dict], bound_patient_id: Optional[str],
-                 sms_verified_patient_id: Optional[str] = None, secret: Optional[str] = None) -> Identity:
+                 conversation_id: Optional[str] = None, secret: Optional[str] = None) -> Identity:
     """Whose records the current message may see, from what the server itself vouches for.
 
     - Web and REST: a valid token in this very message; the conversation is bound to the first
       token's patient, and a token for anyone else is refused. A sender id alone gives nothing.
-    - SMS: only after the patient verified their date of birth in this SMS conversation; the
+    - SMS: only a valid claim the SMS channel signed after the patient verified their date of
+      birth, for this very conversation; plain metadata (a patient id) proves nothing, and the
       channel name is set by the server, so a REST client reusing an SMS sender id gets nothing.
     - Anything else (the command line, unknown channels): nobody's records.
     """
     channel = (channel or "").lower()
+    metadata = metadata if isinstance(metadata, dict) else {}
     if channel == SMS_CHANNEL:
-        if sms_verified_patient_id:
-            return Identity(sms_verified_patient_id, "sms-verified")
-        return Identity(None, "sms not verified")
+        try:
+            patient_id = patient_from_sms_claim(metadata.get(SMS_CLAIM_KEY), conversation_id or "",
+                                                secret=secret)
+        except TokenError as exc:
+            return Identity(None, f"sms not verified: {exc}")
+        # a shared phone: whoever verified last in this conversation is who it speaks for
+        return Identity(patient_id, "sms-verified")
     if channel not in TOKEN_CHANNELS:
         return Identity(None, f"channel {channel or 'unknown'} carries no identity")
-    token = (metadata or {}).get("token")
+    token = metadata.get("token")
     try:
         patient_id = patient_from_token(token, secret=secret)
     except TokenError as exc:

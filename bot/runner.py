@@ -6,6 +6,7 @@ the assistant the same way.
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -19,7 +20,9 @@ from typing import IO, Optional
 
 import yaml
 
+from bot.identity import ACTION_SECRET_HEADER, action_secret
 from bot.modeling import PROJECT_ROOT, rasa_executable
+from bot.settings import web_origins
 from bot.tracker_store import tracker_db_url, tracker_store_endpoint
 
 
@@ -30,6 +33,17 @@ class Ports:
     web: int = 8000
 
 
+def _http_status(url: str) -> Optional[int]:
+    """The HTTP status a GET gets (None: no answer)."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
@@ -38,26 +52,31 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def write_endpoints(path: Path, action_port: int, db_url: Optional[str] = None) -> Path:
-    """An endpoints file pointing Rasa at the action server on the given port and, given a
-    database URL, at an SQL tracker store there (so conversations survive a restart)."""
+def write_endpoints(path: Path, action_port: int, db_url: Optional[str] = None,
+                    secret: Optional[str] = None) -> Path:
+    """An endpoints file pointing Rasa at the action server on the given port, with the action
+    secret the action server checks (bot/action_server.py) in a header of every call, and, given a
+    database URL, at an SQL tracker store there (so conversations survive a restart). The file
+    holds a secret: it is readable by its owner only."""
     # Our actions never read the domain (responses are rendered by the Rasa server), so Rasa need
     # not send the whole domain with every action call.
-    lines = ["action_endpoint:", f'  url: "http://localhost:{action_port}/webhook"',
-             "  enable_selective_domain: true"]
-    text = "\n".join(lines) + "\n"
+    endpoint = {"url": f"http://localhost:{action_port}/webhook", "enable_selective_domain": True,
+                "headers": {ACTION_SECRET_HEADER: secret or action_secret()}}
+    text = yaml.safe_dump({"action_endpoint": endpoint}, sort_keys=False, default_flow_style=False)
     if db_url:
         endpoint = tracker_store_endpoint(db_url)
         if endpoint["dialect"].startswith("sqlite"):
             Path(endpoint["db"]).parent.mkdir(parents=True, exist_ok=True)
         text += yaml.safe_dump({"tracker_store": endpoint}, sort_keys=False, default_flow_style=False)
-    path.write_text(text)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
     return path
 
 
 @dataclass
 class Assistant:
-    """The running processes of one assistant."""
+    """The running processes of one assistant, restarted when one dies (see `supervise`)."""
 
     model: Path
     ports: Ports = field(default_factory=Ports)
@@ -65,9 +84,15 @@ class Assistant:
     log_dir: Optional[Path] = None
     with_web: bool = False
     procs: dict = field(default_factory=dict)
+    restarts: dict = field(default_factory=dict)
+    _cmds: dict = field(default_factory=dict)
+    _due: dict = field(default_factory=dict)
+    _started: dict = field(default_factory=dict)
     _logs: list = field(default_factory=list)
 
-    def _spawn(self, name: str, cmd: list[str]) -> None:
+    def _spawn(self, name: str, cmd: Optional[list] = None) -> None:
+        cmd = cmd or self._cmds[name]
+        self._cmds[name] = cmd
         env = dict(os.environ, RASA_TELEMETRY_ENABLED="false", TF_CPP_MIN_LOG_LEVEL="3",
                    SQLALCHEMY_SILENCE_UBER_WARNING="1", **self.env)
         out: Optional[IO] = None
@@ -79,21 +104,29 @@ class Assistant:
             cmd, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
             start_new_session=True,
         )
+        self._started[name] = time.monotonic()
 
     def start(self, timeout: float = 240.0) -> "Assistant":
         rasa = rasa_executable()
         tmp = Path(tempfile.mkdtemp(prefix="carenav-"))
+        # one secret for this run, shown by the Rasa server to the action server on every call
+        self.env.setdefault("CARENAV_ACTION_SECRET",
+                            os.environ.get("CARENAV_ACTION_SECRET") or secrets.token_urlsafe(32))
+        environ = dict(os.environ, **self.env)
+        origins = environ.get("CARENAV_WEB_ORIGINS") or ",".join(web_origins(self.ports.web))
+        self.env.setdefault("CARENAV_WEB_ORIGINS", origins)
         # the tracker store the Rasa process will see: its environment is os.environ + self.env
         endpoints = write_endpoints(tmp / "endpoints.yml", self.ports.actions,
-                                    db_url=tracker_db_url(dict(os.environ, **self.env)))
-        self._spawn("actions", [rasa, "run", "actions", "--actions", "actions",
+                                    db_url=tracker_db_url(environ), secret=self.env["CARENAV_ACTION_SECRET"])
+        self._spawn("actions", [sys.executable, "-m", "bot.action_server", "--actions", "actions",
                                 "--port", str(self.ports.actions)])
         self._spawn("rasa", [rasa, "run", "--model", str(self.model), "--port", str(self.ports.rasa),
                              "--credentials", "credentials.yml", "--endpoints", str(endpoints),
-                             "--cors", "*"])
+                             "--cors", *origins.split(",")])
         if self.with_web:
             self._spawn("web", [sys.executable, "-m", "bot.cli", "web", "--port", str(self.ports.web),
-                                "--rasa-url", f"http://localhost:{self.ports.rasa}"])
+                                "--rasa-url", f"http://localhost:{self.ports.rasa}",
+                                "--actions-url", f"http://localhost:{self.ports.actions}"])
         self.wait_ready(timeout)
         return self
 
@@ -114,7 +147,7 @@ class Assistant:
                     self.stop()
                     where = f" (see {self.log_dir / (name + '.log')})" if self.log_dir else ""
                     raise RuntimeError(f"the {name} server exited with code {proc.returncode}{where}")
-                if _http_ok(url):
+                if _http_ok(url) if name != "web" else _http_status(url) is not None:
                     del pending[name]
             if not pending:
                 return
@@ -123,7 +156,36 @@ class Assistant:
                 raise RuntimeError(f"not ready after {timeout:.0f} s: {', '.join(pending)}")
             time.sleep(0.5)
 
+    def supervise(self, now: Optional[float] = None) -> list[str]:
+        """One look at the processes: a server that died is started again after a backoff
+        (1 s, doubling to 60 s; back to 1 s once it ran for 5 minutes); the others keep serving.
+        Returns what it did, one line each (also printed to stderr)."""
+        now = time.monotonic() if now is None else now
+        said = []
+        for name, proc in list(self.procs.items()):
+            if proc.poll() is None:
+                continue
+            if name not in self._due:
+                ran = now - self._started.get(name, now)
+                count = 0 if ran > 300 else self.restarts.get(name, 0)
+                delay = min(60.0, 2.0 ** count)
+                self._due[name] = now + delay
+                said.append(f"carenav: the {name} server stopped (exit {proc.returncode}); "
+                            f"restarting it in {delay:.0f} s")
+            elif now >= self._due[name]:
+                del self._due[name]
+                self.restarts[name] = self.restarts.get(name, 0) + 1
+                self._spawn(name)
+                said.append(f"carenav: the {name} server restarted (restart {self.restarts[name]})")
+        for line in said:
+            print(line, file=sys.stderr, flush=True)
+            if self.log_dir is not None:
+                with open(self.log_dir / "carenav.log", "a") as handle:
+                    handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+        return said
+
     def stop(self) -> None:
+        self._due.clear()
         for proc in self.procs.values():
             if proc.poll() is None:
                 try:
@@ -137,9 +199,10 @@ class Assistant:
                 os.killpg(proc.pid, signal.SIGKILL)
         for handle in self._logs:
             handle.close()
+        self._logs.clear()
 
     def wait(self) -> int:
-        """Block until one process ends (or Ctrl-C, or SIGTERM); then stop the others."""
+        """Serve until Ctrl-C or SIGTERM, restarting a server that dies; then stop them all."""
 
         def terminated(_signum, _frame):
             raise KeyboardInterrupt
@@ -147,11 +210,7 @@ class Assistant:
         signal.signal(signal.SIGTERM, terminated)  # `kill` stops the servers too, not just this process
         try:
             while True:
-                for name, proc in self.procs.items():
-                    if proc.poll() is not None:
-                        print(f"the {name} server stopped (exit {proc.returncode}); stopping the rest",
-                              file=sys.stderr)
-                        return proc.returncode or 1
+                self.supervise()
                 time.sleep(0.5)
         except KeyboardInterrupt:
             return 0

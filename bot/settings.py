@@ -17,3 +17,21 @@ def home():
     from pathlib import Path
 
     return Path(os.environ.get("CARENAV_HOME") or Path(__file__).resolve().parent.parent)
+
+
+def demo_mode() -> bool:
+    """CARENAV_DEMO=1: the web page's demo sign-in is on (seeded demo patients only)."""
+    return os.environ.get("CARENAV_DEMO", "").strip() == "1"
+
+
+def web_origins(web_port: int = 8000) -> list:
+    """The origins (scheme://host[:port]) allowed to talk to the Rasa server from a browser:
+    CARENAV_WEB_ORIGINS (comma-separated), else the chat page's own origin on this machine."""
+    raw = os.environ.get("CARENAV_WEB_ORIGINS", "").strip()
+    if raw:
+        return [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
+    return [f"http://localhost:{web_port}", f"http://127.0.0.1:{web_port}"]
+
+
+# The action server listens on this host (CARENAV_ACTIONS_HOST; default only this machine).
+ACTIONS_HOST = os.environ.get("CARENAV_ACTIONS_HOST", "127.0.0.1")

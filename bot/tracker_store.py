@@ -6,14 +6,19 @@ dialect, url (the host), port, db, username, password and query, and keeps its o
 into that section, so `carenav run`, the integration tests and `carenav story export` all use the
 same store: CARENAV_TRACKER_DB_URL if set, else the care-plan store's CARENAV_DB_URL.
 
-The store is `RedactingSQLTrackerStore`: Rasa's SQLTrackerStore, except that a sign-in token never
-reaches the database. The token travels in each message's metadata (the actions check it during
+The store is `RedactingSQLTrackerStore`: Rasa's SQLTrackerStore, except that
+- a bad value never stops the server: Rasa's `session_scope` turns *any* ValueError raised while a
+  session is open (a UnicodeEncodeError from text UTF-8 cannot encode, say) into "PostgreSQL schema
+  not found" and exits the process; here that stays an error of the one message;
+- a sign-in token or SMS claim never reaches the database. The token travels in each message's metadata (the actions check it during
 the turn); what is kept for later (the message's metadata, the session_started_metadata slot)
 has every `token` value replaced, so the events table holds no credential.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
@@ -25,7 +30,7 @@ from bot.store.db import StoreConfigError, database_url
 
 TRACKER_DB_ENV = "CARENAV_TRACKER_DB_URL"
 TRACKER_STORE_TYPE = "bot.tracker_store.RedactingSQLTrackerStore"
-SECRET_KEYS = frozenset({"token"})
+SECRET_KEYS = frozenset({"token", "sms_claim"})
 REDACTED = "[redacted]"
 
 
@@ -46,8 +51,26 @@ except ImportError:  # pragma: no cover
 
 if SQLTrackerStore is not None:
 
+    class TrackerStoreValueError(RuntimeError):
+        """A value the tracker store could not handle (not a ValueError: Rasa exits on those)."""
+
     class RedactingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc,valid-type]
-        """Rasa's SQL tracker store that never writes a sign-in token to the database."""
+        """Rasa's SQL tracker store that never exits on a bad value and never stores a credential."""
+
+        @contextlib.contextmanager
+        def session_scope(self):
+            inner = super().session_scope()
+            session = inner.__enter__()  # Rasa's own checks (the PostgreSQL schema) run here
+            try:
+                yield session
+            except ValueError as exc:
+                inner.__exit__(None, None, None)
+                raise TrackerStoreValueError(type(exc).__name__) from None
+            except BaseException:
+                if not inner.__exit__(*sys.exc_info()):
+                    raise
+            else:
+                inner.__exit__(None, None, None)
 
         def _additional_events(self, session, tracker):
             for event in super()._additional_events(session, tracker):

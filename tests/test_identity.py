@@ -8,7 +8,7 @@ import time
 import jwt
 import pytest
 
-from bot.identity import TokenError, identity_for, issue_token, patient_from_token
+from bot.identity import TokenError, identity_for, issue_sms_claim, issue_token, patient_from_token
 
 SECRET = "test-secret-for-identity-tests-0123456789"
 
@@ -64,10 +64,15 @@ def test_token_for_another_patient_than_the_bound_one_is_refused():
     assert refused.reason == "token for another patient"
 
 
-def test_sms_needs_verification_and_ignores_tokens():
+def test_sms_needs_the_channels_claim_for_this_conversation_and_ignores_tokens():
     token = issue_token("pat-1", secret=SECRET)
-    assert identity_for("sms", {"token": token}, None, None, secret=SECRET).patient_id is None
-    assert identity_for("sms", {}, None, "pat-3", secret=SECRET).patient_id == "pat-3"
+    assert identity_for("sms", {"token": token}, None, "sms-1", secret=SECRET).patient_id is None
+    assert identity_for("sms", {"sms_claim": token}, None, "sms-1", secret=SECRET).patient_id is None
+    claim = issue_sms_claim("pat-3", "sms-1", time.time() + 60, secret=SECRET)
+    assert identity_for("sms", {"sms_claim": claim}, None, "sms-1", secret=SECRET).patient_id == "pat-3"
+    assert identity_for("sms", {"sms_claim": claim}, None, "sms-2", secret=SECRET).patient_id is None
+    # and a claim is no web token
+    assert identity_for("rest", {"token": claim}, None, "sms-1", secret=SECRET).patient_id is None
 
 
 def test_unknown_channels_see_nothing():

@@ -2,7 +2,8 @@
 
 Rasa's RestInput lets the request body choose `input_channel`; here it is always "rest", so a
 REST client can never claim to be the SMS channel (whose verified patient the actions trust).
-Malformed requests get a 400 with the reason.
+Malformed requests get a 400 with the reason; a browser request from an origin that is not one of
+the clinic's web origins (CARENAV_WEB_ORIGINS) gets a 403.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.channels import clean_unicode
+from bot.settings import web_origins
 from bot.safety.answers import safety_replies
 
 log = logging.getLogger(__name__)
@@ -37,8 +39,15 @@ class SecureRestInput(RestInput):
         async def health(_: Request):
             return response.json({"status": "ok"})
 
+        allowed_origins = set(web_origins())
+
         @bp.route("/webhook", methods=["POST"])
         async def receive(request: Request):
+            origin = request.headers.get("Origin")
+            if origin is not None and origin.rstrip("/") not in allowed_origins:
+                # a page of another site, in a visitor's browser: never answered (servers and
+                # apps send no Origin, and need a token for records anyway)
+                return response.json({"error": "this origin may not use the chat"}, status=403)
             try:
                 body = request.json
             except Exception:

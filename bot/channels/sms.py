@@ -1,11 +1,13 @@
 """SMS through a Twilio-compatible provider: `POST /webhooks/sms/webhook`.
 
-- The provider's `X-Twilio-Signature` is checked with the account's auth token (403 if wrong).
+- The provider's `X-Twilio-Signature` is checked over every field sent, empty ones included,
+  with the `twilio` package's RequestValidator and the account's auth token (403 if wrong).
 - STOP / START / HELP (and their usual synonyms) are handled here, before the assistant.
 - The sender's number only names a candidate patient: before the first record, the patient
-  confirms their date of birth (three misses lock records for that number for 15 minutes).
-  The verified patient reaches the actions as `metadata.sms_verified_patient`, which only this
-  channel sets (the REST channel cannot claim to be SMS: see bot/channels/rest.py).
+  confirms their date of birth (bot/sms/verification.py: only date-like text counts; misses
+  lock records for that number, 15 minutes then 24 hours with a note to staff). The verified
+  patient reaches the actions as a signed claim bound to this conversation
+  (`metadata.sms_claim`, bot.identity), which only this channel can make.
 - Buttons become numbered choices; a reply of "1" or "2" picks one.
 - Long replies are split into numbered segments that fit an SMS (160 GSM-7 / 70 UCS-2).
 - The webhook answers at once; replies go out through the provider's Messages REST API with a
@@ -19,7 +21,6 @@ provider signs; default the URL the request arrived at).
 from __future__ import annotations
 
 import asyncio
-import base64
 import datetime as dt
 import hashlib
 import hmac
@@ -28,6 +29,7 @@ import logging
 import os
 import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from urllib.parse import parse_qs
 
 import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
@@ -35,16 +37,17 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
+from twilio.request_validator import RequestValidator
+
 from bot.channels import clean_unicode
+from bot.identity import SMS_CLAIM_KEY, issue_sms_claim
+from bot.sms.verification import LONG_LOCK_HOURS, LOCK_MINUTES, verify
 
 log = logging.getLogger(__name__)
 
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "revoke"}
 START_WORDS = {"start", "unstop", "yes", "subscribe", "optin", "opt in"}
 HELP_WORDS = {"help", "info"}
-MAX_DOB_FAILURES = 3
-LOCK_MINUTES = 15
-VERIFIED_MINUTES = 30
 GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ ÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
            "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€")
 VERIFY_MARKER = "carenav_sms"
@@ -61,10 +64,9 @@ def phone_ref(phone: str) -> str:
 
 
 def twilio_signature(auth_token: str, url: str, params: Dict[str, str]) -> str:
-    """Twilio's request signature: base64(HMAC-SHA1(token, url + sorted key+value pairs))."""
-    payload = url + "".join(f"{k}{params[k]}" for k in sorted(params))
-    digest = hmac.new(auth_token.encode(), payload.encode("utf-8"), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
+    """The provider's request signature over the URL and every form field, empty ones included
+    (the `twilio` package's RequestValidator, which also checks the signature on arrival)."""
+    return RequestValidator(auth_token).compute_signature(url, params)
 
 
 def is_gsm7(text: str) -> bool:
@@ -103,24 +105,6 @@ def split_sms(text: str) -> List[str]:
             n = len(parts)
             return [f"{p} ({i}/{n})" for i, p in enumerate(parts, 1)]
     raise ValueError("reply too long to send by SMS")
-
-
-DATE_PATTERNS = ("%m/%d/%Y", "%m-%d-%Y", "%m.%d.%Y", "%Y-%m-%d", "%m/%d/%y", "%B %d %Y", "%b %d %Y",
-                 "%d %B %Y", "%d %b %Y", "%m%d%Y")
-
-
-def parse_dob(text: str) -> Optional[dt.date]:
-    cleaned = re.sub(r"(\d)(st|nd|rd|th)\b", r"\1", text.strip().lower().replace(",", " "))
-    cleaned = " ".join(cleaned.split())
-    for pattern in DATE_PATTERNS:
-        try:
-            parsed = dt.datetime.strptime(cleaned, pattern).date()
-        except ValueError:
-            continue
-        if parsed.year > dt.date.today().year:  # '%y' read 68 as 2068
-            parsed = parsed.replace(year=parsed.year - 100)
-        return parsed
-    return None
 
 
 class SmsSender:
@@ -290,12 +274,21 @@ class SmsInput(InputChannel):
         async def receive(request: Request) -> HTTPResponse:
             if not self.auth_token:
                 return response.text("SMS channel is not configured (CARENAV_SMS_AUTH_TOKEN)", status=503)
-            params = {k: v[0] if isinstance(v, list) else v for k, v in (request.form or {}).items()}
+            # every field the provider sent, empty ones (a picture's Body) included: Sanic's
+            # request.form drops empty fields, and the signature covers them
+            if (request.content_type or "").split(";")[0].strip() != "application/x-www-form-urlencoded":
+                return response.text("the body must be application/x-www-form-urlencoded", status=415)
+            try:
+                form = parse_qs(request.body.decode("utf-8"), keep_blank_values=True, errors="strict")
+            except (ValueError, UnicodeDecodeError):
+                return response.text("the form is not valid UTF-8", status=400)
+            params = {k: v[0] for k, v in form.items()}
             if not clean_unicode(params):
                 return response.text("form fields hold invalid Unicode", status=400)
             url = self.webhook_url or request.url
             given = request.headers.get("X-Twilio-Signature", "")
-            if not given or not hmac.compare_digest(given, twilio_signature(self.auth_token, url, params)):
+            if not given or not clean_unicode(given) or not RequestValidator(self.auth_token).validate(
+                    url, params, given):
                 log.warning("sms webhook: bad signature")
                 return response.text("invalid X-Twilio-Signature", status=403)
             phone, body = (params.get("From") or "").strip(), (params.get("Body") or "")
@@ -359,6 +352,11 @@ class SmsInput(InputChannel):
             return
 
         text = body.strip()
+        if not text:  # a picture, or an empty message: nothing to read
+            await self.sender.send(phone, split_sms(
+                f"I can only read text messages. Please type your question, or call the clinic at "
+                f"{CLINIC_MAIN_PHONE}. In an emergency, call 911."))
+            return
         crisis = screen(text).is_emergency
         with self.db.session() as s:
             session = self._session(s, phone)
@@ -368,11 +366,12 @@ class SmsInput(InputChannel):
                 text = choices[int(text) - 1]
             # the date-of-birth step (an emergency always goes straight to the assistant)
             if session.awaiting_dob and not crisis and not text.startswith("/"):
-                outcome = self._verify(s, session, phone, text, now)
+                outcome = verify(s, session, phone, text, now, phone_ref(phone))
             else:
                 outcome = None
             verified = (session.verified_patient_id
                         if session.verified_until and session.verified_until > now else None)
+            verified_until = session.verified_until
             locked = bool(session.locked_until and session.locked_until > now)
             pending = session.pending_text if outcome == "verified" else None
             if outcome == "verified":
@@ -391,8 +390,18 @@ class SmsInput(InputChannel):
                 f"That didn't match, so for your privacy I can't share records by text for {LOCK_MINUTES} "
                 f"minutes. Please call the clinic at {CLINIC_MAIN_PHONE}."))
             return
+        elif outcome == "locked-long":
+            await self.sender.send(phone, split_sms(
+                f"That didn't match again, so for your privacy I can't share records by text for "
+                f"{LONG_LOCK_HOURS} hours, and the clinic's staff have been told. Please call the clinic at "
+                f"{CLINIC_MAIN_PHONE}. In an emergency, call 911."))
+            return
 
-        metadata = {"sms_verified_patient": verified, "sms_locked": locked}
+        # who this number was verified as reaches the actions only as a signed claim bound to this
+        # conversation and expiring with the verification (bot.identity); plain metadata proves nothing
+        metadata: Dict[str, Any] = {"sms_locked": locked}
+        if verified and verified_until:
+            metadata[SMS_CLAIM_KEY] = issue_sms_claim(verified, phone_ref(phone), verified_until.timestamp())
         collector = SmsCollector()
         await on_new_message(UserMessage(text, collector, phone_ref(phone), input_channel=self.name(),
                                          metadata=metadata))
@@ -400,31 +409,6 @@ class SmsInput(InputChannel):
 
         await self._send_replies(phone, text, collector.messages
                                  + safety_replies(text, phone_ref(phone), False, collector.messages))
-
-    def _verify(self, s, session, phone: str, text: str, now: dt.datetime) -> str:
-        from sqlalchemy import select
-
-        from bot.store.models import Patient
-
-        if session.locked_until and session.locked_until > now:
-            return "locked"
-        dob = parse_dob(text)
-        candidates = s.execute(select(Patient).where(Patient.mobile_phone == phone)).scalars().all()
-        match = [p for p in candidates if dob is not None and p.birth_date == dob]
-        if len(match) == 1:
-            session.verified_patient_id = match[0].id
-            session.verified_until = now + dt.timedelta(minutes=VERIFIED_MINUTES)
-            session.awaiting_dob, session.failures, session.locked_until = False, 0, None
-            log.info("sms %s verified as patient=%s", phone_ref(phone), match[0].id)
-            return "verified"
-        session.failures = (session.failures or 0) + 1
-        log.info("sms %s date of birth did not match (%s of %s)", phone_ref(phone), session.failures,
-                 MAX_DOB_FAILURES)
-        if session.failures >= MAX_DOB_FAILURES:
-            session.locked_until = now + dt.timedelta(minutes=LOCK_MINUTES)
-            session.awaiting_dob, session.failures, session.pending_text = False, 0, None
-            return "locked"
-        return "retry"
 
     async def _send_replies(self, phone: str, text: str, messages: List[Dict[str, Any]]) -> None:
         bodies: List[str] = []

@@ -6,17 +6,23 @@ channel keeps Rasa's protocol (session_request / session_confirm, user_uttered /
 session persistence) and adds:
 - the token comes from the connect `auth` payload, is checked, and travels server-side in every
   message's metadata (a token the browser puts in a message is ignored);
-- a session id belongs to the patient who first used it: another patient (or an anonymous
-  visitor) asking for it gets a fresh session instead; an anonymous visitor who signs in keeps
-  their chat.
+- only the configured web origins may connect (CARENAV_WEB_ORIGINS, default the chat page's own
+  origin: bot.settings.web_origins);
+- a session id belongs to whoever it was issued to, recorded in the store (`web_sessions`), so
+  it holds across a restart and several servers: only ids this channel issued can be resumed;
+  another patient (or an anonymous visitor) asking for one gets a fresh session instead; an
+  anonymous visitor who signs in keeps their chat, and every other socket still in that room
+  (the anonymous one) is taken out of it before any of the patient's records are sent.
 Configured in credentials.yml as `bot.channels.web_socketio.SecureSocketIOInput`.
 """
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import re
 import uuid
-from typing import Any, Awaitable, Callable, Dict, Optional, Text
+from typing import Any, Awaitable, Callable, Dict, Optional, Text, Tuple
 
 from rasa.core.channels.channel import UserMessage
 from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIOOutput
@@ -33,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_CHARS = 2000
 ANONYMOUS = "anonymous"
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,128}", re.ASCII)
 
 
 class _Counting(SocketIOOutput):
@@ -52,12 +59,56 @@ class SecureSocketIOInput(SocketIOInput):
     def name(cls) -> Text:
         return "socketio"
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, db=None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.session_owner: Dict[str, str] = {}
+        self._db = db
+
+    @property
+    def db(self):
+        if self._db is None:
+            from bot.store.db import Database
+
+            self._db = Database()
+            self._db.create_schema()
+        return self._db
+
+    def owner_of(self, session_id: str) -> Optional[str]:
+        """Who the session belongs to ("anonymous" or a patient id); None: not one we issued."""
+        from bot.store.models import WebSession
+
+        with self.db.session() as s:
+            row = s.get(WebSession, session_id)
+            return row.owner if row is not None else None
+
+    def set_owner(self, session_id: str, owner: str) -> None:
+        from bot.store.models import WebSession
+
+        now = dt.datetime.now()
+        with self.db.session() as s:
+            row = s.get(WebSession, session_id)
+            if row is None:
+                s.add(WebSession(session_id=session_id, owner=owner, created_at=now, updated_at=now))
+            else:
+                row.owner, row.updated_at = owner, now
+
+    def session_for(self, owner: str, wanted: Optional[str]) -> Tuple[str, bool]:
+        """The session id a socket of `owner` gets when it asks for `wanted`, and whether it is
+        a visitor's session the signed-in patient now takes over."""
+        current = self.owner_of(wanted) if wanted else None
+        if current is not None and current == owner:
+            return wanted, False
+        if current == ANONYMOUS and owner != ANONYMOUS:
+            self.set_owner(wanted, owner)  # a visitor who signs in keeps their chat
+            return wanted, True
+        # unknown ids (never issued here) and sessions of someone else: a fresh session
+        fresh = uuid.uuid4().hex
+        self.set_owner(fresh, owner)
+        return fresh, False
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        from bot.settings import web_origins
+
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=web_origins())
         socketio_webhook = SocketBlueprint(sio, self.socketio_path, "socketio_webhook", __name__)
         self.sio = sio
         namespace = self.namespace
@@ -92,18 +143,20 @@ class SecureSocketIOInput(SocketIOInput):
             session = await sio.get_session(sid, namespace=namespace)
             owner = session.get("patient_id") or ANONYMOUS
             wanted = data.get("session_id")
-            if not isinstance(wanted, str) or not wanted or len(wanted) > 128:
+            if not isinstance(wanted, str) or not SESSION_ID.fullmatch(wanted):
                 wanted = None
-            current = self.session_owner.get(wanted) if wanted else None
-            if wanted and current is None and owner == ANONYMOUS:
-                wanted = None  # an anonymous visitor cannot adopt a session nobody here knows
-            elif wanted and current not in (None, owner) and not (current == ANONYMOUS and owner != ANONYMOUS):
-                logger.info("socketio sid=%s asked for a session it does not own; new session", sid)
-                wanted = None
-            if wanted:
-                self.session_owner[wanted] = owner  # a visitor who signs in keeps their chat
-            session_id = wanted or uuid.uuid4().hex
-            self.session_owner.setdefault(session_id, owner)
+            session_id, taken_over = self.session_for(owner, wanted)
+            if wanted and session_id != wanted:
+                logger.info("socketio sid=%s asked for a session it may not resume; new session", sid)
+            if taken_over:  # nobody else still in the room hears the patient's conversation
+                for other, _eio in list(sio.manager.get_participants(namespace, session_id)):
+                    if other == sid:
+                        continue
+                    sio.leave_room(other, session_id, namespace=namespace)
+                    other_session = await sio.get_session(other, namespace=namespace)
+                    other_session["session_id"] = None
+                    await sio.save_session(other, other_session, namespace=namespace)
+                    logger.info("socketio sid=%s left session=%s (signed in elsewhere)", other, session_id)
             session["session_id"] = session_id
             await sio.save_session(sid, session, namespace=namespace)
             sio.enter_room(sid, session_id, namespace=namespace)

@@ -311,6 +311,17 @@ class SmsSession(Base):
     updated_at = Column(DateTime, nullable=True)
 
 
+class WebSession(Base):
+    """Who a web chat (socket.io) session belongs to: a patient id, or "anonymous". Kept in the
+    store, not in a server's memory, so it survives a restart and holds across several servers."""
+
+    __tablename__ = "web_sessions"
+    session_id = Column(String(128), primary_key=True)
+    owner = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    updated_at = Column(DateTime, nullable=False)
+
+
 class SmsOutbox(Base):
     """Every SMS we send, so a failed send is retried and never lost silently."""
 

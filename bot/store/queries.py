@@ -33,6 +33,7 @@ class PatientView:
     mobile_phone: Optional[str]
     preferred_language: str
     sms_consent: bool
+    source: str = "demo"  # demo (seeded) | fhir (imported)
 
 
 @dataclass(frozen=True)
@@ -305,11 +306,13 @@ class CareStore:
             rows = s.execute(select(m.Patient).where(m.Patient.mobile_phone == e164)).scalars().all()
             return self._patient_view(rows[0]) if len(rows) == 1 else None
 
-    def list_patients(self) -> List[Tuple[str, str]]:
-        """(id, display name) for every patient, ordered by id."""
+    def list_patients(self, source: Optional[str] = None) -> List[Tuple[str, str]]:
+        """(id, display name) for every patient (or those from one source: demo, fhir), by id."""
         with self.db.session() as s:
-            rows = s.execute(select(m.Patient.id, m.Patient.given_name, m.Patient.family_name)
-                             .order_by(m.Patient.id)).all()
+            q = select(m.Patient.id, m.Patient.given_name, m.Patient.family_name)
+            if source is not None:
+                q = q.where(m.Patient.source == source)
+            rows = s.execute(q.order_by(m.Patient.id)).all()
             return [(pid, f"{given} {family}".strip()) for pid, given, family in rows]
 
     @staticmethod
@@ -317,7 +320,7 @@ class CareStore:
         return PatientView(
             id=p.id, display_name=p.display_name, given_name=p.given_name, birth_date=p.birth_date,
             mobile_phone=p.mobile_phone, preferred_language=p.preferred_language or "en",
-            sms_consent=bool(p.sms_consent),
+            sms_consent=bool(p.sms_consent), source=p.source or "demo",
         )
 
     # ---- care plan

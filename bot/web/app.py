@@ -1,23 +1,27 @@
 """The clinic web page with CareNav's chat widget, served by aiohttp (`carenav web`, port 8000).
 
 Everything the page loads is served from here (the widget is the project's own JavaScript,
-speaking socket.io to the Rasa server over a WebSocket). A clearly marked demo sign-in stands in
-for the clinic's own login: it lists the store's patients and hands out a token, the way the
-clinic's website would for its signed-in patient. Turn it off with CARENAV_DEMO_SIGNIN=0.
+speaking socket.io to the Rasa server over a WebSocket). In demo mode only (CARENAV_DEMO=1, which
+`make run` sets and says so), a clearly marked demo sign-in stands in for the clinic's own login:
+it lists the seeded demo patients (never an imported or real one) and hands out a token for one of
+them, the way the clinic's website would for its signed-in patient.
+
+`GET /health` reports each part (this page, the Rasa server, the action server): 200 when all
+answer, 503 naming the part that does not.
 """
 from __future__ import annotations
 
+import asyncio
 import html
 import json
 import logging
-import os
 from pathlib import Path
 from typing import Optional
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 from bot.identity import issue_token
-from bot.settings import CLINIC_MAIN_PHONE, CLINIC_NAME
+from bot.settings import CLINIC_MAIN_PHONE, CLINIC_NAME, demo_mode
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +37,9 @@ def _page(rasa_url: str, demo: bool) -> str:
             .replace("{{CONFIG}}", html.escape(config, quote=True)))
 
 
-def create_app(rasa_url: str = "http://localhost:5005", store=None, demo_signin: Optional[bool] = None) -> web.Application:
-    demo = demo_signin if demo_signin is not None else os.environ.get("CARENAV_DEMO_SIGNIN", "1") != "0"
+def create_app(rasa_url: str = "http://localhost:5005", store=None, demo_signin: Optional[bool] = None,
+               actions_url: Optional[str] = None) -> web.Application:
+    demo = demo_signin if demo_signin is not None else demo_mode()
     app = web.Application(client_max_size=64 * 1024)
     page = _page(rasa_url, demo)
 
@@ -51,13 +56,27 @@ def create_app(rasa_url: str = "http://localhost:5005", store=None, demo_signin:
                             headers={"Content-Security-Policy": csp(rasa_url),
                                      "X-Content-Type-Options": "nosniff"})
 
+    parts = {"rasa": rasa_url.rstrip("/") + "/webhooks/rest/"}
+    if actions_url:
+        parts["actions"] = actions_url.rstrip("/") + "/health"
+
     async def health(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        report = {"web": "ok"}
+        async with ClientSession(timeout=ClientTimeout(total=3)) as session:
+            for name, url in parts.items():
+                try:
+                    async with session.get(url) as answer:
+                        report[name] = "ok" if answer.status == 200 else f"HTTP {answer.status}"
+                except (ClientError, asyncio.TimeoutError, OSError):
+                    report[name] = "down"
+        ok = all(v == "ok" for v in report.values())
+        return web.json_response({"status": "ok" if ok else "degraded", "parts": report},
+                                 status=200 if ok else 503)
 
     async def demo_patients(_request: web.Request) -> web.Response:
         if not demo:
             raise web.HTTPNotFound(reason="demo sign-in is off")
-        patients = care_store().list_patients()
+        patients = care_store().list_patients(source="demo")
         return web.json_response({"demo": True, "patients": [{"id": i, "name": n} for i, n in patients]})
 
     async def demo_sign_in(request: web.Request) -> web.Response:
@@ -71,8 +90,9 @@ def create_app(rasa_url: str = "http://localhost:5005", store=None, demo_signin:
         if not isinstance(patient_id, str) or not patient_id or len(patient_id) > 64:
             return web.json_response({"error": "patient_id is required (a string)"}, status=400)
         patient = care_store().patient(patient_id)
-        if patient is None:
-            return web.json_response({"error": "no such patient"}, status=404)
+        if patient is None or patient.source != "demo":  # imported and real patients: never
+            log.warning("demo sign-in refused for a patient that is not a demo patient")
+            return web.json_response({"error": "no such demo patient"}, status=404)
         log.info("demo sign-in patient=%s", patient_id)
         return web.json_response({"token": issue_token(patient_id), "patient_id": patient_id,
                                   "name": patient.display_name})
@@ -91,5 +111,6 @@ def csp(rasa_url: str) -> str:
             f"connect-src 'self' {rasa_url} {ws}; frame-ancestors 'none'")
 
 
-def serve(port: int = 8000, rasa_url: str = "http://localhost:5005", host: str = "localhost") -> None:
-    web.run_app(create_app(rasa_url), host=host, port=port, print=None)
+def serve(port: int = 8000, rasa_url: str = "http://localhost:5005", host: str = "localhost",
+          actions_url: Optional[str] = None) -> None:
+    web.run_app(create_app(rasa_url, actions_url=actions_url), host=host, port=port, print=None)

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 
 from actions import care
 from actions.fallback import ActionDefaultAskAffirmation
+from bot.identity import issue_sms_claim, issue_token
 from bot.services import day
 from tests.actions.conftest import ent
 
@@ -114,8 +116,9 @@ def test_results_released_only_with_the_providers_note_and_pending_by_name(chat)
 
 def test_results_over_sms_say_ready_without_values(chat):
     conv = chat(channel="sms")
+    claim = issue_sms_claim("demo-maria", conv.sender_id, time.time() + 600)
     text = conv.run(care.ActionTestResults(), "results?", "ask_test_results", token=None,
-                    metadata={"sms_verified_patient": "demo-maria"}).text
+                    metadata={"sms_claim": claim}).text
     assert "1 result(s) are ready for you: Hemoglobin A1c" in text
     assert "8.4" not in text and "patient portal" in text
 
@@ -176,6 +179,28 @@ def test_records_need_a_signed_in_patient(chat):
     spoofed = chat(channel="rest").run(care.ActionMedications(), "my meds", "ask_medications", token=None,
                                        metadata={"sms_verified_patient": "demo-linda"})
     assert spoofed.responses == ["utter_sign_in_first"]
+
+
+def test_sms_records_need_the_channels_signed_claim_for_this_very_conversation(chat):
+    """Plain metadata, a claim for another conversation, an expired or forged claim, or a web
+    token: none of them opens a patient's records over SMS."""
+    import jwt
+
+    def meds(metadata):
+        return chat(channel="sms", sender_id="sms-aaaa").run(
+            care.ActionMedications(), "my meds", "ask_medications", token=None, metadata=metadata)
+
+    assert meds({"sms_verified_patient": "demo-linda"}).responses == ["utter_verify_sms_first"]
+    other_conv = issue_sms_claim("demo-linda", "sms-bbbb", time.time() + 600)
+    assert meds({"sms_claim": other_conv}).responses == ["utter_verify_sms_first"]
+    expired = issue_sms_claim("demo-linda", "sms-aaaa", time.time() - 5)
+    assert meds({"sms_claim": expired}).responses == ["utter_verify_sms_first"]
+    forged = jwt.encode({"sub": "demo-linda", "conv": "sms-aaaa", "aud": "carenav-sms-verified",
+                         "iss": "carenav", "exp": int(time.time()) + 600}, "not-the-secret", algorithm="HS256")
+    assert meds({"sms_claim": forged}).responses == ["utter_verify_sms_first"]
+    assert meds({"sms_claim": issue_token("demo-linda")}).responses == ["utter_verify_sms_first"]
+    good = meds({"sms_claim": issue_sms_claim("demo-linda", "sms-aaaa", time.time() + 600)})
+    assert good.responses != ["utter_verify_sms_first"] and "active medicine" in good.text
 
 
 def test_a_broken_store_gets_an_apology_and_the_clinic_phone(chat, monkeypatch):

@@ -1,0 +1,1 @@
+"""SMS pieces the channel (bot/channels/sms.py) is built from: the date-of-birth verification policy."""
