@@ -184,7 +184,22 @@ class Assistant:
                     handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
         return said
 
+    def supervise_in_background(self, every: float = 0.5) -> None:
+        """Supervise from a thread (the integration tests, which do not block in `wait`)."""
+        import threading
+
+        self._stopping = threading.Event()
+
+        def loop() -> None:
+            while not self._stopping.wait(every):
+                self.supervise()
+
+        threading.Thread(target=loop, name="carenav-supervisor", daemon=True).start()
+
     def stop(self) -> None:
+        stopping = getattr(self, "_stopping", None)
+        if stopping is not None:
+            stopping.set()
         self._due.clear()
         for proc in self.procs.values():
             if proc.poll() is None:

@@ -67,6 +67,10 @@ def sms_provider():
     provider.stop()
 
 
+RASA_PORT_FOR_TESTS = int(os.environ.get("CARENAV_TEST_RASA_PORT", "5105"))
+ACTION_PORT_FOR_TESTS = RASA_PORT_FOR_TESTS + 50
+
+
 @pytest.fixture(scope="session")
 def assistant(demo_db_url, tmp_path_factory, sms_provider):
     """The real Rasa server and action server, started the way `make run` starts them."""
@@ -76,8 +80,7 @@ def assistant(demo_db_url, tmp_path_factory, sms_provider):
     model = model_path()
     if not model.exists():
         pytest.fail(f"no trained model {model.name}: run `make model` (make test does) first")
-    rasa_port = int(os.environ.get("CARENAV_TEST_RASA_PORT", "5105"))
-    ports = Ports(rasa=rasa_port, actions=rasa_port + 50, web=rasa_port + 3000)
+    ports = Ports(rasa=RASA_PORT_FOR_TESTS, actions=ACTION_PORT_FOR_TESTS, web=RASA_PORT_FOR_TESTS + 3000)
     logs = tmp_path_factory.mktemp("logs")
     running = Assistant(model=model, ports=ports, log_dir=logs, with_web=True,
                         env={"CARENAV_DB_URL": demo_db_url, "CARENAV_DEMO": "1",
@@ -92,6 +95,7 @@ def assistant(demo_db_url, tmp_path_factory, sms_provider):
         for log in sorted(logs.glob("*.log")):
             print(f"--- {log.name}\n" + log.read_text(errors="replace")[-4000:])
         pytest.fail(str(exc))
+    running.supervise_in_background()  # as `carenav run` does: a server that dies comes back
     yield running
     running.stop()
 

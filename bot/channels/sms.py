@@ -41,7 +41,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.channels import clean_unicode
 from bot.identity import SMS_CLAIM_KEY, issue_sms_claim
-from bot.sms.verification import LONG_LOCK_HOURS, LOCK_MINUTES, verify
+from bot.sms.verification import LOCK_MINUTES, LONG_LOCK_HOURS, looks_like_date, verify
 
 log = logging.getLogger(__name__)
 
@@ -365,7 +365,9 @@ class SmsInput(InputChannel):
             if not crisis and text.isdigit() and 1 <= int(text) <= len(choices):
                 text = choices[int(text) - 1]
             # the date-of-birth step (an emergency always goes straight to the assistant)
-            if session.awaiting_dob and not crisis and not text.startswith("/"):
+            locked_now = bool(session.locked_until and session.locked_until > now)
+            if (session.awaiting_dob or (locked_now and looks_like_date(text))) and not crisis \
+                    and not text.startswith("/"):
                 outcome = verify(s, session, phone, text, now, phone_ref(phone))
             else:
                 outcome = None

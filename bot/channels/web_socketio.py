@@ -149,7 +149,7 @@ class SecureSocketIOInput(SocketIOInput):
             if wanted and session_id != wanted:
                 logger.info("socketio sid=%s asked for a session it may not resume; new session", sid)
             if taken_over:  # nobody else still in the room hears the patient's conversation
-                for other, _eio in list(sio.manager.get_participants(namespace, session_id)):
+                for other, _eio in list(sio.manager.get_participants(namespace or "/", session_id)):
                     if other == sid:
                         continue
                     sio.leave_room(other, session_id, namespace=namespace)
