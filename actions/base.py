@@ -66,10 +66,12 @@ class CareAction(Action):
                     events.append(SlotSet(PATIENT_SLOT, identity.patient_id))
             events.extend(self.answer(dispatcher, tracker, identity.patient_id) or [])
             return events
-        except Exception:  # never crash, never go silent
-            log.exception("action=%s conversation=%s failed", self.name(), tracker.sender_id)
+        except Exception as exc:  # never crash, never go silent, never half an answer
+            log.error("action=%s conversation=%s failed (%s)", self.name(), tracker.sender_id,
+                      type(exc).__name__)
+            dispatcher.messages.clear()
             dispatcher.utter_message(response="utter_something_went_wrong", clinic_phone=CLINIC_MAIN_PHONE)
-            return events
+            return []
 
     def not_verified(self, dispatcher: CollectingDispatcher, tracker: Tracker,
                      identity: Identity) -> List[Dict[Text, Any]]:
@@ -103,17 +105,18 @@ class CareAction(Action):
 
     def deliver(self, dispatcher: CollectingDispatcher, tracker: Tracker, reply,
                 patient_id: Optional[str]) -> List[Dict[Text, Any]]:
-        """Send a service's Reply, audit what it disclosed (ids only), and set its slots."""
+        """Audit what a service's Reply discloses (ids only), then send it, and set its slots.
+
+        The audit rows are written first: if they cannot be, the store error reaches `run`, which
+        answers with the apology alone; a record is never shown without its audit row."""
+        if patient_id and reply.disclosed:
+            care_store().record_disclosures(patient_id, reply.disclosed, conversation_id=tracker.sender_id,
+                                            channel=channel_of(tracker))
+            log.info("action=%s conversation=%s patient=%s disclosed=%s", self.name(), tracker.sender_id,
+                     patient_id, ",".join(kind for kind, _ in reply.disclosed))
         for say in reply.says:
             kwargs = dict(say.variables)
             if say.buttons:
                 kwargs["buttons"] = say.buttons
             dispatcher.utter_message(response=say.response, **kwargs)
-        if patient_id and reply.disclosed:
-            store = care_store()
-            for record_kind, action in reply.disclosed:
-                store.record_disclosure(patient_id, record_kind, action, conversation_id=tracker.sender_id,
-                                        channel=channel_of(tracker))
-            log.info("action=%s conversation=%s patient=%s disclosed=%s", self.name(), tracker.sender_id,
-                     patient_id, ",".join(kind for kind, _ in reply.disclosed))
         return [SlotSet(name, value) for name, value in reply.slots.items()]

@@ -10,15 +10,22 @@ The store is `RedactingSQLTrackerStore`: Rasa's SQLTrackerStore, except that
 - a bad value never stops the server: Rasa's `session_scope` turns *any* ValueError raised while a
   session is open (a UnicodeEncodeError from text UTF-8 cannot encode, say) into "PostgreSQL schema
   not found" and exits the process; here that stays an error of the one message;
-- a sign-in token or SMS claim never reaches the database. The token travels in each message's metadata (the actions check it during
+- a sign-in token or SMS claim never reaches the database;
+- a read or save that fails is tried again once, then fails the turn visibly
+  (TrackerStoreUnavailable: the channel answers with the clinic's number, and the server reports
+  itself unhealthy until a read or save succeeds again) instead of Rasa's silent fall-back to an empty conversation or
+  to one process's memory. SQLite writes wait at most CARENAV_SQLITE_BUSY_MS for another writer. The token travels in each message's metadata (the actions check it during
 the turn); what is kept for later (the message's metadata, the session_started_metadata slot)
 has every `token` value replaced, so the events table holds no credential.
 """
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
@@ -26,7 +33,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from bot.modeling import PROJECT_ROOT
-from bot.store.db import StoreConfigError, database_url
+from bot.store.db import SQLITE_BUSY_MS, StoreConfigError, database_url
+
+logger = logging.getLogger(__name__)
 
 TRACKER_DB_ENV = "CARENAV_TRACKER_DB_URL"
 TRACKER_STORE_TYPE = "bot.tracker_store.RedactingSQLTrackerStore"
@@ -51,11 +60,44 @@ except ImportError:  # pragma: no cover
 
 if SQLTrackerStore is not None:
 
+    async def _with_retries(what: str, sender_id: str, call):
+        """Run a store call, trying again after a short wait; when it still fails, raise
+        TrackerStoreUnavailable (which Rasa's fail-safe wrapper cannot swallow) and mark the
+        store unhealthy until a call succeeds (the REST channel's health, and the web page's)."""
+        global _last_failure
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                result = await call()
+                _last_failure = None  # healthy again
+                return result
+            except TrackerStoreValueError:
+                raise TrackerStoreUnavailable("a value the tracker store cannot hold") from None
+            except Exception as exc:  # noqa: BLE001 - a database error of any driver
+                if attempt < STORE_ATTEMPTS:
+                    await asyncio.sleep(0.3 * attempt)
+                    continue
+                _last_failure = time.monotonic()
+                logger.error("tracker store %s for conversation=%s failed after %s tries (%s)", what, sender_id,
+                             STORE_ATTEMPTS, type(exc).__name__)
+                raise TrackerStoreUnavailable(type(exc).__name__) from None
+
     class TrackerStoreValueError(RuntimeError):
         """A value the tracker store could not handle (not a ValueError: Rasa exits on those)."""
 
     class RedactingSQLTrackerStore(SQLTrackerStore):  # type: ignore[misc,valid-type]
-        """Rasa's SQL tracker store that never exits on a bad value and never stores a credential."""
+        """Rasa's SQL tracker store that never exits on a bad value, never stores a credential,
+        and never lets a conversation be silently forgotten."""
+
+        async def save(self, tracker) -> None:
+            await _with_retries("save", tracker.sender_id, lambda: super(RedactingSQLTrackerStore, self).save(tracker))
+
+        async def retrieve(self, sender_id):
+            return await _with_retries("retrieve", sender_id,
+                                       lambda: super(RedactingSQLTrackerStore, self).retrieve(sender_id))
+
+        async def retrieve_full_tracker(self, sender_id):
+            return await _with_retries("retrieve", sender_id,
+                                       lambda: super(RedactingSQLTrackerStore, self).retrieve_full_tracker(sender_id))
 
         @contextlib.contextmanager
         def session_scope(self):
@@ -77,6 +119,22 @@ if SQLTrackerStore is not None:
                 data = event.as_dict()
                 clean = without_secrets(data)
                 yield event if clean == data else Event.from_parameters(clean)
+
+
+STORE_ATTEMPTS = 2
+_last_failure: Optional[float] = None
+
+
+class TrackerStoreUnavailable(BaseException):
+    """The conversation could not be read or saved. A BaseException on purpose: Rasa wraps every
+    tracker store in a FailSafeTrackerStore that catches Exception and then carries on with an
+    empty conversation (on a read) or keeps it in one process's memory (on a save), both silently.
+    The channels catch this and answer the patient; see bot/channels/__init__.py."""
+
+
+def tracker_store_healthy() -> bool:
+    """False from a failed read or save of a conversation until the next one succeeds."""
+    return _last_failure is None
 
 
 def tracker_db_url(environ: Optional[Mapping[str, str]] = None) -> str:
@@ -110,7 +168,11 @@ def tracker_store_endpoint(db_url: str, root: Path = PROJECT_ROOT) -> Dict[str, 
                            ("username", url.username), ("password", url.password)):
             if value is not None:
                 endpoint[key] = value
-    if url.query:
-        endpoint["query"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in url.query.items()}
+    query = {k: (list(v) if isinstance(v, tuple) else v) for k, v in url.query.items()}
+    if url.get_backend_name() == "sqlite":
+        # how long a write waits for another writer (pysqlite's `timeout`, seconds): bounded
+        query.setdefault("timeout", str(SQLITE_BUSY_MS / 1000))
+    if query:
+        endpoint["query"] = query
     return endpoint
 

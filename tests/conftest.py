@@ -84,6 +84,7 @@ def assistant(demo_db_url, tmp_path_factory, sms_provider):
     logs = tmp_path_factory.mktemp("logs")
     running = Assistant(model=model, ports=ports, log_dir=logs, with_web=True,
                         env={"CARENAV_DB_URL": demo_db_url, "CARENAV_DEMO": "1",
+                             "CARENAV_ACTION_TIMEOUT": "10",  # a stuck action server, found out sooner
                              "CARENAV_TOKEN_SECRET": TEST_TOKEN_SECRET,
                              "CARENAV_SMS_ACCOUNT_SID": SMS_ACCOUNT_SID,
                              "CARENAV_SMS_AUTH_TOKEN": SMS_AUTH_TOKEN,

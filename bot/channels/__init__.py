@@ -1,6 +1,18 @@
-"""Custom Rasa input channels: the clinic web page's socket.io channel, and SMS."""
+"""Custom Rasa input channels: REST, the clinic web page's socket.io channel, and SMS.
+
+Importing a channel (the Rasa server does, from credentials.yml) also makes a failed action get
+the Rasa server's own answer instead of silence (bot.faults)."""
 
 from typing import Any
+
+from bot import faults
+from bot.tracker_store import TrackerStoreUnavailable
+
+faults.install()
+
+# What a channel catches around one message: any error, and a conversation the tracker store could
+# not read or save (a BaseException, so that Rasa's fail-safe store cannot swallow it).
+TURN_FAILURES = (Exception, TrackerStoreUnavailable)
 
 
 def clean_unicode(value: Any) -> bool:

@@ -16,8 +16,9 @@ from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
 from sanic.request import Request
 
-from bot.channels import clean_unicode
+from bot.channels import TURN_FAILURES, clean_unicode
 from bot.settings import web_origins
+from bot.tracker_store import tracker_store_healthy
 from bot.safety.answers import safety_replies
 
 log = logging.getLogger(__name__)
@@ -37,6 +38,8 @@ class SecureRestInput(RestInput):
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request):
+            if not tracker_store_healthy():
+                return response.json({"status": "the conversation store is failing"}, status=503)
             return response.json({"status": "ok"})
 
         allowed_origins = set(web_origins())
@@ -74,9 +77,9 @@ class SecureRestInput(RestInput):
             except CancelledError:
                 failed = True
                 log.error("rest message from conversation=%s timed out", sender)
-            except Exception:  # ids only in logs: never the message text
+            except TURN_FAILURES as exc:  # ids only in logs: never the message text
                 failed = True
-                log.exception("rest message from conversation=%s failed", sender)
+                log.error("rest message from conversation=%s failed (%s)", sender, type(exc).__name__)
             return response.json(collector.messages + safety_replies(body["message"], sender, failed,
                                                                      collector.messages))
 

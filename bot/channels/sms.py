@@ -1,7 +1,12 @@
-"""SMS through a Twilio-compatible provider: `POST /webhooks/sms/webhook`.
+"""SMS through a Twilio-compatible provider: `POST /webhooks/sms/webhook`, a thin webhook over
+the pieces in bot/sms/.
 
-- The provider's `X-Twilio-Signature` is checked over every field sent, empty ones included,
-  with the `twilio` package's RequestValidator and the account's auth token (403 if wrong).
+- The provider's `X-Twilio-Signature` is checked over every field sent, empty ones included
+  (bot/sms/provider.py, the `twilio` package's RequestValidator; 403 if wrong).
+- Each inbound message is kept before the webhook answers 200 (bot/sms/inbound.py): the
+  provider's MessageSid is processed once, and messages a crash left unprocessed are handled
+  when the server starts again. If the store cannot keep it, the webhook answers 503 (the
+  provider tries again later).
 - STOP / START / HELP (and their usual synonyms) are handled here, before the assistant.
 - The sender's number only names a candidate patient: before the first record, the patient
   confirms their date of birth (bot/sms/verification.py: only date-like text counts; misses
@@ -9,10 +14,11 @@
   patient reaches the actions as a signed claim bound to this conversation
   (`metadata.sms_claim`, bot.identity), which only this channel can make.
 - Buttons become numbered choices; a reply of "1" or "2" picks one.
-- Long replies are split into numbered segments that fit an SMS (160 GSM-7 / 70 UCS-2).
-- The webhook answers at once; replies go out through the provider's Messages REST API with a
-  timeout and retries. Every outgoing SMS is kept in `sms_outbox` and failed ones are retried.
-Logs carry a short hash of the number, never the number, names or content.
+- Long replies are split into numbered segments (bot/sms/segments.py).
+- Replies go out through the outbox (bot/sms/outbox.py): kept, sent at once, retried with backoff
+  for hours by a loop that starts with the server, and listed for staff when undeliverable.
+- What the channel says itself comes from domain.yml (bot/texts.py).
+Logs carry a keyed hash of the number, never the number, names or content.
 
 Configuration (environment): CARENAV_SMS_ACCOUNT_SID, CARENAV_SMS_AUTH_TOKEN, CARENAV_SMS_FROM,
 CARENAV_SMS_API_BASE (default https://api.twilio.com), CARENAV_SMS_WEBHOOK_URL (the public URL the
@@ -22,168 +28,33 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import hashlib
-import hmac
 import json
 import logging
 import os
-import re
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 from urllib.parse import parse_qs
 
-import aiohttp
 from rasa.core.channels.channel import CollectingOutputChannel, InputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from twilio.request_validator import RequestValidator
-
-from bot.channels import clean_unicode
+from bot.channels import TURN_FAILURES, clean_unicode
 from bot.identity import SMS_CLAIM_KEY, issue_sms_claim
+from bot.sms.inbound import Inbox
+from bot.sms.outbox import Outbox, ProviderClient
+from bot.sms.provider import E164, phone_ref, signature_ok, twilio_signature  # noqa: F401 - re-exported
+from bot.sms.segments import split_sms  # noqa: F401 - re-exported
 from bot.sms.verification import LOCK_MINUTES, LONG_LOCK_HOURS, looks_like_date, verify
+from bot.texts import text as say
 
 log = logging.getLogger(__name__)
 
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "revoke"}
 START_WORDS = {"start", "unstop", "yes", "subscribe", "optin", "opt in"}
 HELP_WORDS = {"help", "info"}
-GSM7 = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞ ÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-           "ÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà^{}\\[~]|€")
 VERIFY_MARKER = "carenav_sms"
-
-
-def phone_ref(phone: str) -> str:
-    """The id of a number's conversation, for the tracker store and logs: never the number itself.
-
-    Keyed with the server's secret, so the id cannot be turned back into the number by trying
-    every phone number."""
-    from bot.identity import token_secret
-
-    return "sms-" + hmac.new(token_secret().encode(), phone.encode(), hashlib.sha256).hexdigest()[:16]
-
-
-def twilio_signature(auth_token: str, url: str, params: Dict[str, str]) -> str:
-    """The provider's request signature over the URL and every form field, empty ones included
-    (the `twilio` package's RequestValidator, which also checks the signature on arrival)."""
-    return RequestValidator(auth_token).compute_signature(url, params)
-
-
-def is_gsm7(text: str) -> bool:
-    return all(ch in GSM7 for ch in text)
-
-
-def split_sms(text: str) -> List[str]:
-    """Segments that each fit one SMS, split on word boundaries, numbered '(1/3)' when several."""
-    text = text.strip()
-    limit = 160 if is_gsm7(text) else 70
-    if len(text) <= limit:
-        return [text] if text else []
-    for digits in (1, 2, 3):
-        suffix_len = len(f" ({'9' * digits}/{'9' * digits})")
-        room = limit - suffix_len
-        parts: List[str] = []
-        current = ""
-        for word in re.split(r"(\s+)", text):
-            if not word:
-                continue
-            while len(word) > room:  # a single very long "word" (a URL, say) is cut
-                if current.strip():
-                    parts.append(current.strip())
-                    current = ""
-                parts.append(word[:room])
-                word = word[room:]
-            if len(current) + len(word) > room:
-                if current.strip():
-                    parts.append(current.strip())
-                current = word.lstrip()
-            else:
-                current += word
-        if current.strip():
-            parts.append(current.strip())
-        if len(parts) < 10 ** digits:
-            n = len(parts)
-            return [f"{p} ({i}/{n})" for i, p in enumerate(parts, 1)]
-    raise ValueError("reply too long to send by SMS")
-
-
-class SmsSender:
-    """Sends through the provider's Messages API; every SMS goes through the outbox first."""
-
-    def __init__(self, db, account_sid: str, auth_token: str, from_number: str, api_base: str,
-                 timeout: float = 10.0, retries: int = 3) -> None:
-        self.db = db
-        self.account_sid, self.auth_token, self.from_number = account_sid, auth_token, from_number
-        self.url = f"{api_base.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
-        self.timeout, self.retries = timeout, retries
-
-    def enqueue(self, to: str, bodies: List[str]) -> List[int]:
-        from bot.store.models import SmsOutbox
-
-        now = dt.datetime.now()
-        ids = []
-        with self.db.session() as s:
-            for body in bodies:
-                row = SmsOutbox(to_phone=to, body=body, status="pending", attempts=0, created_at=now)
-                s.add(row)
-                s.flush()
-                ids.append(row.id)
-        return ids
-
-    async def deliver(self, outbox_id: int) -> bool:
-        from bot.store.models import SmsOutbox
-
-        with self.db.session() as s:
-            row = s.get(SmsOutbox, outbox_id)
-            if row is None or row.status == "sent":
-                return True
-            to, body = row.to_phone, row.body
-        error = ""
-        for attempt in range(1, self.retries + 1):
-            try:
-                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout)) as session:
-                    async with session.post(self.url, data={"To": to, "From": self.from_number, "Body": body},
-                                            auth=aiohttp.BasicAuth(self.account_sid, self.auth_token)) as resp:
-                        payload = await resp.json(content_type=None)
-                        if 200 <= resp.status < 300:
-                            with self.db.session() as s:
-                                row = s.get(SmsOutbox, outbox_id)
-                                row.status, row.sent_at = "sent", dt.datetime.now()
-                                row.attempts += attempt
-                                row.provider_id = str((payload or {}).get("sid") or "")[:64]
-                            return True
-                        error = f"HTTP {resp.status}: {str((payload or {}).get('message', ''))[:200]}"
-                        if 400 <= resp.status < 500 and resp.status != 429:
-                            break  # the provider refused this message: retrying won't help
-            except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
-                error = f"{type(exc).__name__}: {exc}"[:200]
-            await asyncio.sleep(min(2 ** attempt * 0.25, 4))
-        with self.db.session() as s:
-            row = s.get(SmsOutbox, outbox_id)
-            row.status, row.last_error = "failed", error
-            row.attempts += self.retries
-        log.error("sms send failed outbox=%s to=%s: %s (kept for retry)", outbox_id, phone_ref(to), error)
-        return False
-
-    async def send(self, to: str, bodies: List[str]) -> bool:
-        ok = True
-        for outbox_id in self.enqueue(to, bodies):
-            ok = await self.deliver(outbox_id) and ok
-        return ok
-
-    async def retry_failed(self, max_attempts: int = 12) -> int:
-        from sqlalchemy import select
-
-        from bot.store.models import SmsOutbox
-
-        with self.db.session() as s:
-            ids = s.execute(select(SmsOutbox.id).where(SmsOutbox.status == "failed",
-                                                       SmsOutbox.attempts < max_attempts)
-                            .order_by(SmsOutbox.id)).scalars().all()
-        sent = 0
-        for outbox_id in ids:
-            sent += await self.deliver(outbox_id)
-        return sent
+MAX_BODY_CHARS = 1600
 
 
 class SmsCollector(CollectingOutputChannel):
@@ -223,8 +94,8 @@ class SmsInput(InputChannel):
         self.api_base, self.webhook_url = api_base, webhook_url
         self._db = db
         self._locks: Dict[str, asyncio.Lock] = {}
-        self._sender: Optional[SmsSender] = None
-        self._retry_task: Optional[asyncio.Task] = None
+        self._outbox: Optional[Outbox] = None
+        self._loop_task: Optional[asyncio.Task] = None
 
     # ---- plumbing
     @property
@@ -237,10 +108,14 @@ class SmsInput(InputChannel):
         return self._db
 
     @property
-    def sender(self) -> SmsSender:
-        if self._sender is None:
-            self._sender = SmsSender(self.db, self.account_sid, self.auth_token, self.from_number, self.api_base)
-        return self._sender
+    def outbox(self) -> Outbox:
+        if self._outbox is None:
+            client = ProviderClient(self.account_sid, self.auth_token, self.from_number, self.api_base)
+            self._outbox = Outbox(self.db, client)
+        return self._outbox
+
+    async def send(self, phone: str, body: str) -> None:
+        await self.outbox.send(phone, split_sms(body))
 
     def _session(self, s, phone: str):
         from bot.store.models import SmsSession
@@ -252,19 +127,26 @@ class SmsInput(InputChannel):
         row.updated_at = dt.datetime.now()
         return row
 
-    def _ensure_retry_loop(self) -> None:
-        if self._retry_task is None or self._retry_task.done():
-            async def loop():
-                while True:
-                    await asyncio.sleep(30)
-                    try:
-                        await self.sender.retry_failed()
-                    except Exception:  # keep retrying later
-                        log.exception("sms retry loop")
-            self._retry_task = asyncio.ensure_future(loop())
+    async def _start(self, on_new_message) -> None:
+        """With the server: the outbox's retry loop, and the messages a crash left unanswered."""
+        if self._loop_task is not None or not self.auth_token:
+            return
+        self._loop_task = asyncio.ensure_future(self.outbox.run_forever())
+        try:
+            leftovers = Inbox(self.db).left_pending()
+        except Exception as exc:  # the store is down: the loop and the next message will tell
+            log.error("sms inbound leftovers not read (%s)", type(exc).__name__)
+            return
+        for row_id, phone, body in leftovers:
+            log.info("sms inbound %s left unprocessed by a restart: processing it now", row_id)
+            asyncio.ensure_future(self._handle(row_id, phone, body, on_new_message))
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         bp = Blueprint("sms_webhook", __name__)
+
+        @bp.listener("after_server_start")
+        async def started(_app, _loop) -> None:
+            await self._start(on_new_message)
 
         @bp.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
@@ -283,69 +165,77 @@ class SmsInput(InputChannel):
             except (ValueError, UnicodeDecodeError):
                 return response.text("the form is not valid UTF-8", status=400)
             params = {k: v[0] for k, v in form.items()}
-            if not clean_unicode(params):
-                return response.text("form fields hold invalid Unicode", status=400)
-            url = self.webhook_url or request.url
             given = request.headers.get("X-Twilio-Signature", "")
-            if not given or not clean_unicode(given) or not RequestValidator(self.auth_token).validate(
-                    url, params, given):
+            if not clean_unicode(params) or not clean_unicode(given):
+                return response.text("form fields hold invalid Unicode", status=400)
+            if not signature_ok(self.auth_token, self.webhook_url or request.url, params, given):
                 log.warning("sms webhook: bad signature")
                 return response.text("invalid X-Twilio-Signature", status=403)
-            phone, body = (params.get("From") or "").strip(), (params.get("Body") or "")
-            if not re.fullmatch(r"\+[1-9][0-9]{6,14}", phone, flags=re.ASCII):
+            phone, body = (params.get("From") or "").strip(), (params.get("Body") or "")[:MAX_BODY_CHARS]
+            if not E164.fullmatch(phone):
                 return response.text("form field From must be an E.164 phone number", status=400)
-            if len(body) > 1600:
-                body = body[:1600]
-            self._ensure_retry_loop()
-            asyncio.ensure_future(self._handle(phone, body, on_new_message))
+            await self._start(on_new_message)  # (already running, except in a server without listeners)
+            try:  # kept before the provider hears 200, so a crash loses nothing
+                row_id = Inbox(self.db).receive(params.get("MessageSid"), phone, body)
+            except Exception as exc:
+                log.error("sms inbound from %s not stored (%s): 503, the provider retries", phone_ref(phone),
+                          type(exc).__name__)
+                return response.text("temporarily unavailable", status=503)
+            if row_id is not None:  # None: this MessageSid was already received
+                asyncio.ensure_future(self._handle(row_id, phone, body, on_new_message))
             return response.text('<?xml version="1.0" encoding="UTF-8"?><Response></Response>',
                                  content_type="text/xml")
 
         return bp
 
     # ---- one inbound message, in order per phone
-    async def _handle(self, phone: str, body: str, on_new_message) -> None:
+    async def _handle(self, row_id: int, phone: str, body: str, on_new_message) -> None:
         lock = self._locks.setdefault(phone, asyncio.Lock())
         async with lock:
             try:
                 await self._process(phone, body, on_new_message)
-            except Exception:
-                log.exception("sms message from %s failed", phone_ref(phone))
+            except TURN_FAILURES as exc:
+                log.error("sms message from %s failed (%s)", phone_ref(phone), type(exc).__name__)
                 from bot.safety.answers import safety_replies
-                from bot.settings import CLINIC_MAIN_PHONE
 
                 answer = next((r["text"] for r in safety_replies(body, phone_ref(phone), True, [])), None)
-                await self.sender.send(phone, split_sms(answer or (
-                    f"Sorry, something went wrong. Please call the clinic at {CLINIC_MAIN_PHONE}. "
-                    "In an emergency, call 911.")))
+                try:
+                    await self.send(phone, answer)
+                except Exception as send_exc:  # logged; nothing more can be done here
+                    log.error("sms apology to %s not sent (%s)", phone_ref(phone), type(send_exc).__name__)
+            try:
+                Inbox(self.db).done(row_id)
+            except Exception as exc:  # processed; at worst it is processed again after a restart
+                log.error("sms inbound %s not marked done (%s)", row_id, type(exc).__name__)
 
     async def _process(self, phone: str, body: str, on_new_message) -> None:
+        from bot.safety.language import detect
         from bot.safety.screen import screen
         from bot.settings import CLINIC_MAIN_PHONE, CLINIC_NAME
 
         word = " ".join(body.strip().lower().split()).strip(".!")
         now = dt.datetime.now()
+        language = detect(body) if body.strip() else None
+        names = {"clinic_name": CLINIC_NAME, "clinic_phone": CLINIC_MAIN_PHONE}
         with self.db.session() as s:
             session = self._session(s, phone)
             if word in STOP_WORDS:
                 session.opted_out = True
                 session.awaiting_dob = False
-                reply = (f"You're unsubscribed from {CLINIC_NAME} CareNav texts and won't get more. "
-                         "Reply START to subscribe again.")
+                reply = say("utter_sms_stopped", language, **names)
                 opted_out = None
             elif word in START_WORDS and session.opted_out:
                 session.opted_out = False
-                reply = f"You're subscribed to {CLINIC_NAME} CareNav texts again. Reply HELP for help, STOP to stop."
+                reply = say("utter_sms_restarted", language, **names)
                 opted_out = None
             elif word in HELP_WORDS:
-                reply = (f"{CLINIC_NAME} CareNav: questions about your care. Call {CLINIC_MAIN_PHONE}. "
-                         "Emergency: 911. Reply STOP to unsubscribe.")
+                reply = say("utter_sms_help", language, **names)
                 opted_out = None
             else:
                 reply = None
                 opted_out = session.opted_out
         if reply is not None:
-            await self.sender.send(phone, split_sms(reply))
+            await self.send(phone, reply)
             return
         if opted_out:
             log.info("sms from opted-out %s: not answered", phone_ref(phone))
@@ -353,9 +243,7 @@ class SmsInput(InputChannel):
 
         text = body.strip()
         if not text:  # a picture, or an empty message: nothing to read
-            await self.sender.send(phone, split_sms(
-                f"I can only read text messages. Please type your question, or call the clinic at "
-                f"{CLINIC_MAIN_PHONE}. In an emergency, call 911."))
+            await self.send(phone, say("utter_sms_text_only", language, **names))
             return
         crisis = screen(text).is_emergency
         with self.db.session() as s:
@@ -379,24 +267,18 @@ class SmsInput(InputChannel):
             if outcome == "verified":
                 session.pending_text = None
         if outcome == "verified":
-            await self.sender.send(phone, split_sms("Thanks, you're verified."))
+            await self.send(phone, say("utter_sms_verified", language))
             if not pending:
                 return
             text = pending
         elif outcome == "retry":
-            await self.sender.send(phone, split_sms(
-                "That doesn't match our records. Please reply with your date of birth, like 04/12/1968."))
+            await self.send(phone, say("utter_sms_dob_retry", language))
             return
         elif outcome == "locked":
-            await self.sender.send(phone, split_sms(
-                f"That didn't match, so for your privacy I can't share records by text for {LOCK_MINUTES} "
-                f"minutes. Please call the clinic at {CLINIC_MAIN_PHONE}."))
+            await self.send(phone, say("utter_sms_dob_locked", language, minutes=LOCK_MINUTES, **names))
             return
         elif outcome == "locked-long":
-            await self.sender.send(phone, split_sms(
-                f"That didn't match again, so for your privacy I can't share records by text for "
-                f"{LONG_LOCK_HOURS} hours, and the clinic's staff have been told. Please call the clinic at "
-                f"{CLINIC_MAIN_PHONE}. In an emergency, call 911."))
+            await self.send(phone, say("utter_sms_dob_locked_long", language, hours=LONG_LOCK_HOURS, **names))
             return
 
         # who this number was verified as reaches the actions only as a signed claim bound to this
@@ -441,4 +323,4 @@ class SmsInput(InputChannel):
         for body in bodies:
             segments.extend(split_sms(body))
         if segments:
-            await self.sender.send(phone, segments)
+            await self.outbox.send(phone, segments)

@@ -31,7 +31,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
-from bot.channels import clean_unicode
+from bot.channels import TURN_FAILURES, clean_unicode
 from bot.safety.answers import safety_replies
 from bot.identity import TokenError, patient_from_token
 
@@ -193,9 +193,9 @@ class SecureSocketIOInput(SocketIOInput):
             try:
                 await on_new_message(UserMessage(text, collector, session_id, input_channel=self.name(),
                                                  metadata=metadata))
-            except Exception:  # ids only in logs
+            except TURN_FAILURES as exc:  # ids only in logs
                 failed = True
-                logger.exception("socketio message in session=%s failed", session_id)
+                logger.error("socketio message in session=%s failed (%s)", session_id, type(exc).__name__)
             for extra in safety_replies(text, session_id, failed, collector.sent):
                 await output.send_text_message(session_id, extra["text"])
 

@@ -7,43 +7,14 @@ fails while answering an emergency. One home for the words: domain.yml, English 
 """
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Dict, List, Optional
-
-import yaml
-
 import logging
+from typing import Optional
 
-from bot.modeling import PROJECT_ROOT
+from bot.texts import DOMAIN_FILE, text  # noqa: F401 - text is this module's API too
 
 log = logging.getLogger(__name__)
-
-DOMAIN_FILE = PROJECT_ROOT / "domain.yml"
 NOTES = {"utter_emergency_911": "utter_safety_note_911", "utter_emergency_988": "utter_safety_note_988",
          "utter_emergency_poison": "utter_safety_note_poison"}
-
-
-@lru_cache(maxsize=1)
-def _responses() -> Dict[str, List[dict]]:
-    raw = yaml.safe_load(DOMAIN_FILE.read_text(encoding="utf-8")) or {}
-    return raw.get("responses") or {}
-
-
-def text(response: str, language: Optional[str] = None) -> str:
-    """The response's text in `language` (its `language` slot variation), else the default."""
-    variants = _responses().get(response) or []
-    default = None
-    for variant in variants:
-        conditions = variant.get("condition") or []
-        if variant.get("channel"):
-            continue
-        if not conditions:
-            default = default or variant.get("text")
-        elif any(c.get("name") == "language" and c.get("value") == language for c in conditions):
-            return variant.get("text") or ""
-    if default is None:
-        raise KeyError(f"{DOMAIN_FILE}: no response {response}")
-    return default
 
 
 def note(answer: str, language: Optional[str] = None) -> str:
@@ -75,14 +46,31 @@ def emergency_answer_for(message: str) -> Optional[str]:
     return text(result.answer, result.language)
 
 
+def unavailable_answer(message: str) -> str:
+    """What a channel says when the assistant gave no answer at all: the domain's
+    utter_action_failed in the message's language, with the clinic's number (and 911)."""
+    from bot.safety.language import detect
+    from bot.settings import CLINIC_HOURS, CLINIC_MAIN_PHONE
+
+    try:
+        language = detect(message or "")
+    except Exception:
+        language = None
+    return text("utter_action_failed", language, clinic_phone=CLINIC_MAIN_PHONE, hours=CLINIC_HOURS)
+
+
 def safety_replies(message: str, recipient: str, failed: bool, replies: list) -> list:
     """What the safety screen adds to the assistant's replies: after a `possible` message, one
     line ("If this is happening now, call 911"); when the assistant failed on an emergency, the
-    emergency answer it could not give."""
+    emergency answer it could not give; when the assistant said nothing at all (it failed, or an
+    action's answer was lost), the emergency answer or else the "can't do that right now, call the
+    clinic" answer, so a patient never meets silence."""
     try:
-        if failed and not replies:
-            answer = emergency_answer_for(message)
-            return [{"recipient_id": recipient, "text": answer}] if answer else []
+        if not replies and (failed or (message or "").strip()):  # never silence
+            answer = emergency_answer_for(message) or unavailable_answer(message)
+            log.warning("conversation=%s got no reply from the assistant (%s); the channel answers",
+                        recipient, "error" if failed else "empty")
+            return [{"recipient_id": recipient, "text": answer}]
         note = safety_note_for(message)
         return [{"recipient_id": recipient, "text": note}] if note else []
     except Exception:  # the screen must never cost the patient the answer they already have

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.store.models import Base
 
 DEFAULT_SQLITE_PATH = Path("var") / "carenav.db"
+SQLITE_BUSY_MS = int(os.environ.get("CARENAV_SQLITE_BUSY_MS", "3000"))
 
 
 class StoreConfigError(RuntimeError):
@@ -43,8 +44,9 @@ def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     # The action server and the Rasa server (its tracker store) write to the same file: with WAL,
-    # readers never block the writer, and a writer waits for the other instead of failing.
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # readers never block the writer, and a writer waits for the other instead of failing, but
+    # only so long (CARENAV_SQLITE_BUSY_MS, default 3 s): a patient gets a clear answer, not a 35 s wait.
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     try:
         cursor.execute("PRAGMA journal_mode=WAL")  # kept in the file, so Rasa's connections use it too
     except Exception:  # an in-memory database has no WAL; nothing to do
@@ -92,8 +94,27 @@ class Database:
             raise StoreConfigError(f"cannot reach the care-plan store at {self.safe_url}: {reason}") from exc
 
     def create_schema(self) -> None:
+        """Create missing tables, and add the columns a newer version added to existing tables
+        (nullable ones only: the store's schema only ever grows that way)."""
         self.check()
         Base.metadata.create_all(self.engine)
+        self._add_missing_columns()
+
+    def _add_missing_columns(self) -> None:
+        from sqlalchemy import inspect
+
+        inspector = inspect(self.engine)
+        with self.engine.begin() as conn:
+            for table in Base.metadata.sorted_tables:
+                have = {c["name"] for c in inspector.get_columns(table.name)}
+                for column in table.columns:
+                    if column.name in have:
+                        continue
+                    if not column.nullable:
+                        raise StoreConfigError(f"table {table.name} lacks the required column {column.name}; "
+                                               "recreate the store (carenav db init on a new database)")
+                    kind = column.type.compile(dialect=self.engine.dialect)
+                    conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}'))
 
     def drop_schema(self) -> None:
         Base.metadata.drop_all(self.engine)

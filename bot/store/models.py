@@ -322,6 +322,20 @@ class WebSession(Base):
     updated_at = Column(DateTime, nullable=False)
 
 
+class SmsInbound(Base):
+    """Every SMS received, stored before the webhook answers 200: processed once (the provider's
+    MessageSid is unique; providers retry webhooks), and after a crash."""
+
+    __tablename__ = "sms_inbound"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    message_sid = Column(String(64), nullable=False, unique=True)
+    from_phone = Column(String(20), nullable=False, index=True)
+    body = Column(Text, nullable=True)  # emptied by the retention purge
+    received_at = Column(DateTime, nullable=False)
+    status = Column(String(16), nullable=False, default="pending")  # pending|done
+    processed_at = Column(DateTime, nullable=True)
+
+
 class SmsOutbox(Base):
     """Every SMS we send, so a failed send is retried and never lost silently."""
 
@@ -329,7 +343,10 @@ class SmsOutbox(Base):
     id = Column(Integer, primary_key=True, autoincrement=True)
     to_phone = Column(String(20), nullable=False, index=True)
     body = Column(Text, nullable=False)
-    status = Column(String(16), nullable=False, default="pending")  # pending|sent|failed
+    # pending (to send at next_attempt_at) | sent | undeliverable (given up: staff see it);
+    # "failed" is what older versions wrote for pending-after-a-failure
+    status = Column(String(16), nullable=False, default="pending", index=True)
+    next_attempt_at = Column(DateTime, nullable=True)
     attempts = Column(Integer, nullable=False, default=0)
     provider_id = Column(String(64), nullable=True)
     last_error = Column(String(300), nullable=True)

@@ -626,6 +626,16 @@ class CareStore:
                                channel=channel, patient_id=patient_id, record_kind=record_kind,
                                action=action))
 
+    def record_disclosures(self, patient_id: str, disclosed: Sequence[Tuple[str, str]],
+                           conversation_id: Optional[str] = None, channel: Optional[str] = None,
+                           now: Optional[dt.datetime] = None) -> None:
+        """Audit several disclosures of one answer in one transaction: all rows or none."""
+        at = now or dt.datetime.now()
+        with self.db.session() as s:
+            for record_kind, action in disclosed:
+                s.add(m.AuditEvent(at=at, conversation_id=conversation_id, channel=channel,
+                                   patient_id=patient_id, record_kind=record_kind, action=action))
+
     def audit_for(self, patient_id: Optional[str] = None, limit: int = 200) -> List[AuditView]:
         with self.db.session() as s:
             q = select(m.AuditEvent)

@@ -17,6 +17,7 @@ class FakeSmsProvider:
         self.account_sid, self.auth_token, self.port = account_sid, auth_token, port
         self.sent: List[dict] = []
         self.fail_next = 0  # answer this many requests with 500 (to exercise retries)
+        self.fail_until = 0.0  # and every request until this time.monotonic() (an outage)
         self.requests = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._runner: Optional[web.AppRunner] = None
@@ -35,8 +36,8 @@ class FakeSmsProvider:
         form = await request.post()
         with self._lock:
             self.requests += 1
-            if self.fail_next > 0:
-                self.fail_next -= 1
+            if self.fail_next > 0 or time.monotonic() < self.fail_until:
+                self.fail_next = max(0, self.fail_next - 1)
                 return web.json_response({"message": "temporary failure"}, status=500)
             if not form.get("To") or not form.get("Body") or not form.get("From"):
                 return web.json_response({"message": "To, From and Body are required"}, status=400)
