@@ -124,6 +124,49 @@ def cmd_story_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_patient_export(args: argparse.Namespace) -> int:
+    import json
+
+    from bot.retention import export
+
+    db = _open_store(create=True)
+    try:
+        data = export(db, args.patient_id)
+    except KeyError:
+        print(f"carenav: no patient {args.patient_id} in the store", file=sys.stderr)
+        return 1
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+    return 0
+
+
+def cmd_patient_forget(args: argparse.Namespace) -> int:
+    from bot.retention import forget
+
+    db = _open_store(create=True)
+    try:
+        counts = forget(db, args.patient_id)
+    except KeyError:
+        print(f"carenav: no patient {args.patient_id} in the store", file=sys.stderr)
+        return 1
+    for kind, n in counts.items():
+        print(f"{kind}\t{n} removed")
+    print(f"{args.patient_id}: conversations and messages removed; the clinical record and the audit trail "
+          "(ids only) are kept", file=sys.stderr)
+    return 0
+
+
+def cmd_retention_purge(args: argparse.Namespace) -> int:
+    from bot.retention import purge, retention_days
+
+    db = _open_store(create=True)
+    days = args.older_than if args.older_than is not None else retention_days()
+    for kind, n in purge(db, older_than_days=days).items():
+        print(f"{kind}\t{n} removed")
+    print(f"personal text older than {days} days removed", file=sys.stderr)
+    return 0
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from bot.modeling import train_if_stale
 
@@ -235,6 +278,23 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("sender_id", help="the conversation's sender id")
     export.add_argument("--out", metavar="FILE", help="write the story here (default: standard output)")
     export.set_defaults(func=cmd_story_export)
+
+    patient = sub.add_parser("patient", help="a patient's rights: everything held about them, or forget them")
+    patient_sub = patient.add_subparsers(dest="patient_command", required=True)
+    pexport = patient_sub.add_parser("export", help="everything held about a patient, as JSON on stdout (audited)")
+    pexport.add_argument("patient_id")
+    pexport.set_defaults(func=cmd_patient_export)
+    pforget = patient_sub.add_parser("forget", help="remove the patient's conversations and messages "
+                                                   "(the clinical record and audit ids stay; audited)")
+    pforget.add_argument("patient_id")
+    pforget.set_defaults(func=cmd_patient_forget)
+
+    retention = sub.add_parser("retention", help="remove personal text past the retention period")
+    retention_sub = retention.add_subparsers(dest="retention_command", required=True)
+    rpurge = retention_sub.add_parser("purge", help="drop conversation text and SMS bodies past retention "
+                                                    "(CARENAV_RETENTION_DAYS, default 90)")
+    rpurge.add_argument("--older-than", type=int, metavar="DAYS", help="instead of the retention setting")
+    rpurge.set_defaults(func=cmd_retention_purge)
 
     train = sub.add_parser("train", help="train the Rasa model if data, config or domain changed")
     train.add_argument("--config", default="config.yml")

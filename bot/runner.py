@@ -26,6 +26,9 @@ from bot.settings import web_origins
 from bot.tracker_store import tracker_db_url, tracker_store_endpoint
 
 
+PURGE_EVERY = 24 * 3600.0  # seconds between retention purges under `carenav run`
+
+
 @dataclass
 class Ports:
     rasa: int = 5005
@@ -216,6 +219,26 @@ class Assistant:
             handle.close()
         self._logs.clear()
 
+    def purge(self) -> None:
+        """The retention purge (bot/retention.py), at start and then daily; a failure is logged
+        and tried again the next day."""
+        from bot.retention import purge, retention_days
+        from bot.store.db import Database
+
+        try:
+            db = Database((self.env.get("CARENAV_DB_URL") or None))
+            try:
+                counts = purge(db, tracker_url=tracker_db_url(dict(os.environ, **self.env)))
+            finally:
+                db.dispose()
+            line = (f"carenav: retention purge (older than {retention_days()} days): "
+                    + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        except Exception as exc:  # noqa: BLE001 - logged; the servers keep running
+            line = f"carenav: retention purge failed ({type(exc).__name__}); tried again in a day"
+        if self.log_dir is not None:
+            with open(self.log_dir / "carenav.log", "a") as handle:
+                handle.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {line}\n")
+
     def wait(self) -> int:
         """Serve until Ctrl-C or SIGTERM, restarting a server that dies; then stop them all."""
 
@@ -223,9 +246,13 @@ class Assistant:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, terminated)  # `kill` stops the servers too, not just this process
+        last_purge = None
         try:
             while True:
                 self.supervise()
+                if last_purge is None or time.monotonic() - last_purge > PURGE_EVERY:
+                    last_purge = time.monotonic()
+                    self.purge()
                 time.sleep(0.5)
         except KeyboardInterrupt:
             return 0

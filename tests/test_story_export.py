@@ -249,17 +249,23 @@ def test_a_patient_missing_from_the_store_is_not_exported(tmp_path, monkeypatch,
 
 def test_tracker_store_endpoint_for_a_relative_sqlite_path_is_absolute_under_the_root(tmp_path):
     assert tracker_store_endpoint("sqlite:///var/carenav.db", root=tmp_path) == {
-        "type": TRACKER_STORE_TYPE, "dialect": "sqlite", "db": str(tmp_path / "var" / "carenav.db")}
+        "type": TRACKER_STORE_TYPE, "dialect": "sqlite", "db": str(tmp_path / "var" / "carenav.db"),
+        "query": {"timeout": "3.0"}}
 
 
 def test_tracker_store_endpoint_for_an_absolute_sqlite_path(tmp_path):
     from rasa.core.tracker_store import SQLTrackerStore
 
     endpoint = tracker_store_endpoint(f"sqlite:///{tmp_path / 'carenav.db'}")
-    assert endpoint == {"type": TRACKER_STORE_TYPE, "dialect": "sqlite", "db": str(tmp_path / "carenav.db")}
-    # Rasa turns it back into the same SQLAlchemy URL
-    url = SQLTrackerStore.get_db_url(endpoint["dialect"], None, None, endpoint["db"])
-    assert str(url) == f"sqlite:///{tmp_path / 'carenav.db'}"
+    assert endpoint == {"type": TRACKER_STORE_TYPE, "dialect": "sqlite", "db": str(tmp_path / "carenav.db"),
+                        "query": {"timeout": "3.0"}}  # a write waits at most 3 s for another writer
+    # Rasa turns it back into the same SQLAlchemy URL, and SQLAlchemy hands the wait to sqlite3
+    url = SQLTrackerStore.get_db_url(endpoint["dialect"], None, None, endpoint["db"], query=endpoint["query"])
+    assert str(url) == f"sqlite:///{tmp_path / 'carenav.db'}?timeout=3.0"
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    assert engine.dialect.create_connect_args(engine.url)[1]["timeout"] == 3.0
 
 
 def test_tracker_store_endpoint_for_postgresql_keeps_every_part_of_the_url():
@@ -287,7 +293,10 @@ def test_runner_endpoints_file_has_the_tracker_store(tmp_path):
     path = write_endpoints(tmp_path / "endpoints.yml", 5355, db_url=f"sqlite:///{db_path}")
     written = yaml.safe_load(path.read_text())
     assert written["action_endpoint"]["url"] == "http://localhost:5355/webhook"
-    assert written["tracker_store"] == {"type": TRACKER_STORE_TYPE, "dialect": "sqlite", "db": str(db_path)}
+    assert written["action_endpoint"]["headers"]["X-CareNav-Action-Secret"]  # the action server wants it
+    assert path.stat().st_mode & 0o077 == 0  # so only its owner reads it
+    assert written["tracker_store"] == {"type": TRACKER_STORE_TYPE, "dialect": "sqlite", "db": str(db_path),
+                                        "query": {"timeout": "3.0"}}
     assert db_path.parent.is_dir()  # Rasa's SQLTrackerStore would retry forever on a missing folder
 
 

@@ -3,6 +3,7 @@ them, and replies read from the local stand-in for the provider's Messages API."
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 
 import requests
 
@@ -12,7 +13,8 @@ from tests.conftest import SMS_AUTH_TOKEN
 
 def _send(assistant, phone: str, body: str, token: str = SMS_AUTH_TOKEN, to: str = "+15550109999"):
     url = f"http://localhost:{assistant.ports.rasa}/webhooks/sms/webhook"
-    params = {"From": phone, "To": to, "Body": body, "MessageSid": "SMtest", "AccountSid": "ACtest"}
+    # each message has its own MessageSid, as the provider gives it (the channel answers a sid once)
+    params = {"From": phone, "To": to, "Body": body, "MessageSid": "SM" + uuid.uuid4().hex, "AccountSid": "ACtest"}
     headers = {"X-Twilio-Signature": twilio_signature(token, url, params)}
     return requests.post(url, data=params, headers=headers, timeout=30)
 
