@@ -13,11 +13,12 @@ export TF_CPP_MIN_LOG_LEVEL := 3
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install store model run test test-stories eval eval-safety clean pg-start pg-stop browser
+.PHONY: help install store model run test lint test-stories eval eval-safety clean pg-start pg-stop browser
 
 help:
 	@echo "make run    set up (venv, store, model) and start the assistant on localhost"
 	@echo "make test   set up and run the whole test suite (what CI runs)"
+	@echo "make lint   ruff and mypy over the code (CI runs it too)"
 	@echo "make eval   NLU accuracy on the held-out set, ours against Rasa's default pipeline"
 	@echo "make eval-safety   emergency recall per category and language, false alarms (screen, CareNav, Rasa default)"
 	@echo "make test-stories   play the dialogue test stories (tests/stories/) and write results/report.html"
@@ -60,6 +61,11 @@ test: install model browser
 	status=0; \
 	CARENAV_TEST_PG_URL=$$url $(PY) -m pytest -q -p no:cacheprovider || status=$$?; \
 	scripts/pg-test-server stop; exit $$status
+
+# ruff (pyflakes, pycodestyle, import order) and mypy over the code; .ci/run runs it before the tests
+lint: install
+	@$(VENV)/bin/ruff check bot actions tests bench
+	@$(VENV)/bin/mypy
 
 test-stories: install model
 	@PYTHONWARNINGS=ignore $(PY) -m bot.story_tests --stories tests/stories --out results

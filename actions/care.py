@@ -1,10 +1,9 @@
 """The care actions: thin wrappers that read slots/entities, call one service and deliver."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Optional
 
 from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
 
 from actions.base import CareAction, care_store, channel_of, identity_of
 from bot.services import care_plan, directory, questions, records, referrals

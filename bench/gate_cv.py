@@ -69,7 +69,8 @@ def main() -> int:
             best = chosen
     if best:
         print(f"chosen: lm_weight {best[1]}, lm_threshold {best[2]} "
-              f"(stops {best[0]:.3f} of held-back out-of-scope examples, passes >= {CARE_PASS} of care, >= {HELP_PASS} of help)")
+              f"(stops {best[0]:.3f} of held-back out-of-scope examples, passes >= {CARE_PASS} of care, "
+              f">= {HELP_PASS} of help)")
     return 0
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -311,6 +312,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    # Rasa's tracker store (read by the retention and story commands) warns about SQLAlchemy 2.0
+    # on import; CareNav pins SQLAlchemy 1.4 (Rasa's range), so the warning only adds noise
+    os.environ.setdefault("SQLALCHEMY_SILENCE_UBER_WARNING", "1")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,

@@ -64,7 +64,7 @@ def oos_queries(path: Path = OOS_EVAL) -> list[str]:
                 rows.extend(value)
     else:
         rows = raw
-    return [r[0] if isinstance(r, (list, tuple)) else (r.get("text") if isinstance(r, dict) else r)
+    return [str(r[0] if isinstance(r, (list, tuple)) else (r.get("text") if isinstance(r, dict) else r))
             for r in rows]
 
 
@@ -155,7 +155,8 @@ def table(results: list[Figures]) -> str:
     intents = sorted({i for r in results for i in r.per_intent_f1})
     rows += [[f"F1 {i}", *[f"{r.per_intent_f1.get(i, 0):.3f}" for r in results]] for i in intents]
     widths = [max(len(str(row[c])) for row in [head, *rows]) for c in range(len(head))]
-    fmt = lambda row: "| " + " | ".join(str(v).ljust(w) for v, w in zip(row, widths)) + " |"
+    def fmt(row):
+        return "| " + " | ".join(str(v).ljust(w) for v, w in zip(row, widths)) + " |"
     return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows)])
 
 

@@ -35,12 +35,13 @@ def _never_reached(exc: BaseException) -> bool:
     import aiohttp
 
     seen = 0
-    while exc is not None and seen < 5:
-        if isinstance(exc, aiohttp.ClientConnectorError):
+    current: Optional[BaseException] = exc
+    while current is not None and seen < 5:
+        if isinstance(current, aiohttp.ClientConnectorError):
             return True
-        if isinstance(exc, (aiohttp.ClientOSError, ConnectionResetError)) and "closing transport" in str(exc):
+        if isinstance(current, (aiohttp.ClientOSError, ConnectionResetError)) and "closing transport" in str(current):
             return True
-        exc = exc.__cause__ or exc.__context__
+        current = current.__cause__ or current.__context__
         seen += 1
     return False
 

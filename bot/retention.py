@@ -46,8 +46,6 @@ class Conversations:
     """Rasa's tracker store (`events`), read and pruned directly with SQLAlchemy."""
 
     def __init__(self, url: str) -> None:
-        from bot.tracker_store import tracker_store_endpoint  # noqa: F401 - same URL rules
-
         self.engine = create_engine(url, future=True)
         self.table: Optional[Table] = None
         if inspect(self.engine).has_table("events"):
@@ -202,7 +200,8 @@ def forget(db, patient_id: str, tracker_url: Optional[str] = None, now: Optional
     with db.session() as s:
         if phone:
             counts["sms sessions"] = s.execute(delete(m.SmsSession).where(m.SmsSession.phone == phone)).rowcount or 0
-            counts["inbound sms"] = s.execute(delete(m.SmsInbound).where(m.SmsInbound.from_phone == phone)).rowcount or 0
+            counts["inbound sms"] = s.execute(delete(m.SmsInbound).where(m.SmsInbound.from_phone == phone)
+                                              ).rowcount or 0
             counts["outgoing sms"] = s.execute(delete(m.SmsOutbox).where(m.SmsOutbox.to_phone == phone)).rowcount or 0
         counts["web sessions"] = s.execute(delete(m.WebSession).where(m.WebSession.owner == patient_id)).rowcount or 0
         counts["saved questions"] = s.execute(delete(m.SavedQuestion).where(m.SavedQuestion.patient_id == patient_id)

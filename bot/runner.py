@@ -25,7 +25,6 @@ from bot.modeling import PROJECT_ROOT, rasa_executable
 from bot.settings import web_origins
 from bot.tracker_store import tracker_db_url, tracker_store_endpoint
 
-
 PURGE_EVERY = 24 * 3600.0  # seconds between retention purges under `carenav run`
 
 
@@ -67,10 +66,10 @@ def write_endpoints(path: Path, action_port: int, db_url: Optional[str] = None,
                 "headers": {ACTION_SECRET_HEADER: secret or action_secret()}}
     text = yaml.safe_dump({"action_endpoint": endpoint}, sort_keys=False, default_flow_style=False)
     if db_url:
-        endpoint = tracker_store_endpoint(db_url)
-        if endpoint["dialect"].startswith("sqlite"):
-            Path(endpoint["db"]).parent.mkdir(parents=True, exist_ok=True)
-        text += yaml.safe_dump({"tracker_store": endpoint}, sort_keys=False, default_flow_style=False)
+        store = tracker_store_endpoint(db_url)
+        if str(store["dialect"]).startswith("sqlite"):
+            Path(store["db"]).parent.mkdir(parents=True, exist_ok=True)
+        text += yaml.safe_dump({"tracker_store": store}, sort_keys=False, default_flow_style=False)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
         handle.write(text)

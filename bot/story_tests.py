@@ -181,10 +181,9 @@ def confusion_png(targets: Sequence[str], predictions: Sequence[str], title: str
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from rasa.utils.plotting import plot_confusion_matrix
     from sklearn.metrics import confusion_matrix
     from sklearn.utils.multiclass import unique_labels
-
-    from rasa.utils.plotting import plot_confusion_matrix
 
     labels = unique_labels(list(targets), list(predictions))
     matrix = confusion_matrix(list(targets), list(predictions), labels=labels)
@@ -218,7 +217,8 @@ def write_report(path: Path, results: Sequence[StoryResult], evaluation, model: 
 <html lang="en"><head><meta charset="utf-8"><title>CareNav story test report</title>
 <style>
 body {{ font-family: system-ui, sans-serif; margin: 2rem; color: #1a1a1a; max-width: 1200px; }}
-table {{ border-collapse: collapse; width: 100%; }} td, th {{ border: 1px solid #bbb; padding: .4rem; text-align: left; vertical-align: top; }}
+table {{ border-collapse: collapse; width: 100%; }}
+td, th {{ border: 1px solid #bbb; padding: .4rem; text-align: left; vertical-align: top; }}
 tr.fail td:first-child {{ background: #c62828; color: #fff; font-weight: bold; }}
 tr.pass td:first-child {{ background: #2e7d32; color: #fff; }}
 .verdict {{ font-size: 1.3rem; font-weight: bold; }} img {{ max-width: 100%; border: 1px solid #ddd; }}

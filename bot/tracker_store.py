@@ -13,10 +13,12 @@ The store is `RedactingSQLTrackerStore`: Rasa's SQLTrackerStore, except that
 - a sign-in token or SMS claim never reaches the database;
 - a read or save that fails is tried again once, then fails the turn visibly
   (TrackerStoreUnavailable: the channel answers with the clinic's number, and the server reports
-  itself unhealthy until a read or save succeeds again) instead of Rasa's silent fall-back to an empty conversation or
-  to one process's memory. SQLite writes wait at most CARENAV_SQLITE_BUSY_MS for another writer. The token travels in each message's metadata (the actions check it during
-the turn); what is kept for later (the message's metadata, the session_started_metadata slot)
-has every `token` value replaced, so the events table holds no credential.
+  itself unhealthy until a read or save succeeds again) instead of Rasa's silent fall-back to an
+  empty conversation or to one process's memory. SQLite writes wait at most
+  CARENAV_SQLITE_BUSY_MS for another writer.
+The token travels in each message's metadata (the actions check it during the turn); what is
+kept for later (the message's metadata, the session_started_metadata slot) has every `token`
+value replaced, so the events table holds no credential.
 """
 from __future__ import annotations
 

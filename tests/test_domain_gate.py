@@ -20,7 +20,8 @@ def _gate(config: dict = None) -> DomainGate:
             return contextlib.nullcontext(pathlib.Path(tempfile.mkdtemp()))
 
     gate = DomainGate(config or {}, Storage(), None)
-    examples = [("why was i referred to the specialist", "ask_referral_reason"), ("what is the referral about", "ask_referral_reason"),
+    examples = [("why was i referred to the specialist", "ask_referral_reason"),
+                ("what is the referral about", "ask_referral_reason"),
                 ("why did my doctor send a referral", "ask_referral_reason"),
                 ("when is my next appointment", "ask_appointments"),
                 ("i need to reschedule my appointment", "ask_appointments"),

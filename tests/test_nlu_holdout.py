@@ -5,7 +5,6 @@ Targets are measured by `make eval`; this gate fails the build below 0.90 accura
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 

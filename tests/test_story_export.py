@@ -47,8 +47,7 @@ def save_conversation(tracker_db_url: str, sender: str, events: list, domain) ->
 
 def conversation(patient) -> list:
     """James says who he is, asks about his referral, has an emergency and says goodbye."""
-    from rasa.shared.core.events import (ActionExecuted, BotUttered, SessionStarted, SlotSet,
-                                         UserUttered)
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SessionStarted, SlotSet, UserUttered
 
     born = patient.birth_date
     emergency = "chest pain, call 911 for James"
@@ -124,7 +123,8 @@ def seeded_store(kind: str, tmp_path: Path) -> Iterator[Database]:
             db.dispose()
     else:
         if not os.environ.get("CARENAV_TEST_PG_URL"):
-            pytest.fail("CARENAV_TEST_PG_URL is not set: run `make test`, or start PostgreSQL with `scripts/pg-test-server start` and export the URL it prints")
+            pytest.fail("CARENAV_TEST_PG_URL is not set: run `make test`, or start PostgreSQL with "
+                        "`scripts/pg-test-server start` and export the URL it prints")
         from tests.store.conftest import fresh_postgres_database
 
         with fresh_postgres_database("carenav_story") as db:
@@ -155,9 +155,10 @@ def assert_no_patient_data(text: str, patient) -> None:
 
 @pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def test_export_is_a_readable_test_story_without_patient_data(kind, tmp_path, monkeypatch, capsys, domain):
-    from bot.store.queries import CareStore
     from rasa.shared.core.events import UserUttered
     from rasa.shared.core.training_data.story_reader.yaml_story_reader import YAMLStoryReader
+
+    from bot.store.queries import CareStore
 
     with seeded_store(kind, tmp_path) as db:
         patient = CareStore(db).patient(PATIENT)

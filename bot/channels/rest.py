@@ -17,9 +17,9 @@ from sanic import Blueprint, response
 from sanic.request import Request
 
 from bot.channels import TURN_FAILURES, clean_unicode
+from bot.safety.answers import safety_replies
 from bot.settings import web_origins
 from bot.tracker_store import tracker_store_healthy
-from bot.safety.answers import safety_replies
 
 log = logging.getLogger(__name__)
 MAX_MESSAGE_CHARS = 10_000

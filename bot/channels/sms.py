@@ -198,9 +198,12 @@ class SmsInput(InputChannel):
                 log.error("sms message from %s failed (%s)", phone_ref(phone), type(exc).__name__)
                 from bot.safety.answers import safety_replies
 
-                answer = next((r["text"] for r in safety_replies(body, phone_ref(phone), True, [])), None)
+                answers = [r["text"] for r in safety_replies(body, phone_ref(phone), True, []) if r.get("text")]
                 try:
-                    await self.send(phone, answer)
+                    from bot.settings import CLINIC_HOURS, CLINIC_MAIN_PHONE
+
+                    await self.send(phone, answers[0] if answers else say(
+                        "utter_action_failed", None, clinic_phone=CLINIC_MAIN_PHONE, hours=CLINIC_HOURS))
                 except Exception as send_exc:  # logged; nothing more can be done here
                     log.error("sms apology to %s not sent (%s)", phone_ref(phone), type(send_exc).__name__)
             try:

@@ -32,8 +32,8 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from bot.channels import TURN_FAILURES, clean_unicode
-from bot.safety.answers import safety_replies
 from bot.identity import TokenError, patient_from_token
+from bot.safety.answers import safety_replies
 
 logger = logging.getLogger(__name__)
 
@@ -95,9 +95,9 @@ class SecureSocketIOInput(SocketIOInput):
         """The session id a socket of `owner` gets when it asks for `wanted`, and whether it is
         a visitor's session the signed-in patient now takes over."""
         current = self.owner_of(wanted) if wanted else None
-        if current is not None and current == owner:
+        if wanted is not None and current is not None and current == owner:
             return wanted, False
-        if current == ANONYMOUS and owner != ANONYMOUS:
+        if wanted is not None and current == ANONYMOUS and owner != ANONYMOUS:
             self.set_owner(wanted, owner)  # a visitor who signs in keeps their chat
             return wanted, True
         # unknown ids (never issued here) and sessions of someone else: a fresh session

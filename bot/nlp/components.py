@@ -155,7 +155,7 @@ class CrisisDetector(GraphComponent):
             if result.language:
                 entities.append(self._entity("language", result.language, text))
             predicted = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
-            if result.is_emergency:
+            if result.is_emergency and result.answer:
                 ranking = [r for r in (message.get("intent_ranking") or [])
                            if r.get(INTENT_NAME_KEY) != EMERGENCY_INTENT]
                 likely = next((r[INTENT_NAME_KEY] for r in ranking
@@ -164,7 +164,7 @@ class CrisisDetector(GraphComponent):
                 message.set(INTENT, intent, add_to_output=True)
                 message.set("intent_ranking", [intent] + ranking, add_to_output=True)
                 entities.append(self._entity(EMERGENCY_ENTITY, EMERGENCY_TYPES[result.answer], text))
-                entities.append(self._entity("emergency_category", result.category, text))
+                entities.append(self._entity("emergency_category", result.category or "general", text))
                 entities.append(self._entity("likely_intent", likely, text))
             elif predicted == EMERGENCY_INTENT:
                 self._next_best(message)
@@ -216,7 +216,8 @@ class BlendedIntentClassifier(LogisticRegressionClassifier):
             diet = {r[INTENT_NAME_KEY]: r[PREDICTED_CONFIDENCE_KEY] for r in message.get("intent_ranking") or []}
             weight_here = weight if diet else 1.0  # no DIET ranking to blend with: the regression alone
             ranking = sorted(({INTENT_NAME_KEY: name,
-                               PREDICTED_CONFIDENCE_KEY: float(weight_here * p + (1 - weight_here) * diet.get(name, 0.0))}
+                               PREDICTED_CONFIDENCE_KEY: float(weight_here * p
+                                                               + (1 - weight_here) * diet.get(name, 0.0))}
                               for name, p in zip(self.clf.classes_, row)),
                              key=lambda r: -r[PREDICTED_CONFIDENCE_KEY])
             if self.config[RANKING_LENGTH] > 0:
@@ -302,7 +303,9 @@ class DomainGate(GraphComponent):
                 for w, n in counts.items()}
 
     def train(self, training_data: TrainingData) -> Resource:
-        care, emergency, other = Counter(), Counter(), Counter()
+        care: Counter = Counter()
+        emergency: Counter = Counter()
+        other: Counter = Counter()
         for example in training_data.intent_examples:
             intent, text = example.get(INTENT), example.get(TEXT) or ""
             bucket = emergency if intent == EMERGENCY_INTENT else other if intent in self.UNGATED else care

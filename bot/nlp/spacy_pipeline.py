@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Dict, List, Tuple
+from typing import Dict, List, Set, Tuple
 
 import spacy
 from spacy.language import Language
@@ -71,13 +71,13 @@ class VocabularyMatcher:
                 self._keys[nlp.vocab.strings[key]] = (label, canonical)
 
     def matches(self, doc: Doc) -> List[Match]:
-        found = {}
+        found: Dict[Tuple[int, int, int], None] = {}
         for matcher in (self._lower, self._lemma):
             for key_id, start, end in matcher(doc):
                 found[(start, end, key_id)] = None
         # longest first, then leftmost; drop overlaps
         spans = sorted(found, key=lambda m: (-(m[1] - m[0]), m[0]))
-        taken = set()
+        taken: Set[int] = set()
         out: List[Match] = []
         for start, end, key_id in spans:
             if any(i in taken for i in range(start, end)):

@@ -30,7 +30,7 @@ def safety_note_for(message: str) -> Optional[str]:
     from bot.safety.screen import POSSIBLE, screen
 
     result = screen(message or "")
-    if result.outcome != POSSIBLE:
+    if result.outcome != POSSIBLE or result.answer is None:
         return None
     return note(result.answer, result.language)
 
@@ -41,7 +41,7 @@ def emergency_answer_for(message: str) -> Optional[str]:
     from bot.safety.screen import screen
 
     result = screen(message or "")
-    if not result.is_emergency:
+    if not result.is_emergency or result.answer is None:
         return None
     return text(result.answer, result.language)
 

@@ -99,12 +99,14 @@ def table(cases: Sequence[Case], columns: Dict[str, List[bool]], answered: Optio
                                 else "-") for n in names]])
     head = ["", *names]
     widths = [max(len(str(r[k])) for r in [head, *rows]) for k in range(len(head))]
-    fmt = lambda r: "| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths)) + " |"
+    def fmt(r):
+        return "| " + " | ".join(str(v).ljust(w) for v, w in zip(r, widths)) + " |"
     return "\n".join([fmt(head), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(fmt, rows)])
 
 
 def evaluate(label: str, cases: List[Case], kept: bool, with_rasa: bool) -> None:
-    from bot.safety.screen import EMERGENCY as OUT_EMERGENCY, POSSIBLE
+    from bot.safety.screen import EMERGENCY as OUT_EMERGENCY
+    from bot.safety.screen import POSSIBLE
 
     print(f"\n## {label}: {len(cases)} messages "
           f"({sum(c.label == EMERGENCY for c in cases)} emergencies, {sum(c.label == CALM for c in cases)} calm)")

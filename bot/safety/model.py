@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import List, Optional, Sequence, Tuple
+from typing import Any, List, Optional, Sequence, Tuple
 
 from bot.modeling import PROJECT_ROOT
 from bot.safety.sets import EMERGENCY, SETS_DIR, Case, load_set, load_sets
@@ -29,9 +29,9 @@ _lock = threading.Lock()
 
 @dataclass
 class SafetyModel:
-    features: object  # sklearn FeatureUnion
-    emergency: object  # LogisticRegression: calm (0) / emergency (1)
-    category: object  # LogisticRegression over categories, trained on emergencies
+    features: Any  # sklearn FeatureUnion
+    emergency: Any  # LogisticRegression: calm (0) / emergency (1)
+    category: Any  # LogisticRegression over categories, trained on emergencies
 
     def score(self, texts: Sequence[str]) -> List[Tuple[float, str]]:
         """(probability of an emergency, most likely category) for each text."""
@@ -50,7 +50,8 @@ def _nlu_examples(nlu_dir: Path) -> List[Tuple[str, bool]]:
     return [(m.get("text"), m.get("intent") == "report_emergency") for m in data.intent_examples if m.get("text")]
 
 
-def training_examples(set_paths: Sequence[Path], nlu_dir: Optional[Path] = NLU_DIR):
+def training_examples(set_paths: Sequence[Path], nlu_dir: Optional[Path] = NLU_DIR
+                      ) -> Tuple[List[str], List[bool], List[str]]:
     """(texts, is_emergency, categories): the sets' cases and the NLU examples."""
     texts, labels, cats = [], [], []
     for case in load_sets(set_paths):
@@ -86,7 +87,7 @@ def fit(texts: Sequence[str], labels: Sequence[bool], cats: Sequence[str], c: fl
 def leave_one_writer_out(set_paths: Sequence[Path], c: float = 16.0) -> List[Tuple[Case, float, str]]:
     """Each set's cases scored by a model fitted without that set (and with data/nlu): the
     learned model's view of a writer it has not read. (case, probability, category), in order."""
-    scored = []
+    scored: List[Tuple[Case, float, str]] = []
     for held in set_paths:
         fitted = fit(*training_examples([p for p in set_paths if p != held]), c=c)
         cases = load_set(held)

@@ -19,7 +19,6 @@ from typing import List, Optional, Sequence
 
 import yaml
 
-
 SETS_DIR = Path(__file__).resolve().parent.parent / "knowledge" / "safety" / "examples"
 EMERGENCY, CALM = "emergency", "calm"
 

@@ -16,7 +16,8 @@ def _who(a: ActivityView) -> str:
 
 def _activity_line(a: ActivityView, today: dt.date) -> str:
     if a.overdue:
-        due = f"OVERDUE: was due {day(a.due_date, today)} ({a.days_overdue} day{'s' if a.days_overdue != 1 else ''} ago)"
+        days = f"{a.days_overdue} day{'s' if a.days_overdue != 1 else ''}"
+        due = f"OVERDUE: was due {day(a.due_date, today)} ({days} ago)"
     elif a.due_date is not None:
         due = f"due {day(a.due_date, today)}"
     else:

@@ -13,7 +13,7 @@ from typing import Dict, List, Optional
 
 import yaml
 
-from bot.services import Reply, bullets, button, day, numbered, when
+from bot.services import Reply, bullets, button, numbered, when
 
 QUESTIONS_PATH = Path(__file__).resolve().parent.parent / "knowledge" / "questions.yml"
 SPECIALIST = "specialist visit"
@@ -79,7 +79,8 @@ def questions_to_ask(store, patient_id: Optional[str], *, situation: Optional[st
             if referral.appointment is not None:
                 heading = f"For {_specialist_title(specialty)} {when(referral.appointment.starts_at, today)}"
             else:
-                heading = f"For {_specialist_title(specialty)} (your referral from {referral.referring_provider or 'your doctor'})"
+                who = referral.referring_provider or "your doctor"
+                heading = f"For {_specialist_title(specialty)} (your referral from {who})"
             reply.disclosed.append(("referral", "questions for referral"))
         else:
             upcoming = store.upcoming_appointments_for(patient_id, now)

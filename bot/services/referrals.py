@@ -80,9 +80,10 @@ def referral_reason(store, patient_id: str, *, specialty: Optional[str], focus_r
     if ref.receiving_clinic:
         to += f" at {ref.receiving_clinic}"
     phone = f" ({ref.receiving_clinic_phone})" if ref.receiving_clinic_phone else ""
+    doctor = ref.referring_provider or "your doctor"
     why = ref.plain_explanation or (
-        f"The referral says: \"{ref.reason_text}\". Ask {ref.referring_provider or 'your doctor'} to explain it in everyday words."
-        if ref.reason_text else f"The reason is not written in your record; ask {ref.referring_provider or 'your doctor'}.")
+        f"The referral says: \"{ref.reason_text}\". Ask {doctor} to explain it in everyday words."
+        if ref.reason_text else f"The reason is not written in your record; ask {doctor}.")
     status = STATUS_WORDS.get(ref.status, ref.status).format(to=_to(ref))
     if ref.status == "scheduled" and ref.appointment is not None:
         status = f"scheduled for {when(ref.appointment.starts_at, today)}"
@@ -125,8 +126,8 @@ def referral_status(store, patient_id: str, *, specialty: Optional[str], focus_r
               steps=bullets(steps))
     if ref.is_open:
         if ref.status != "scheduled":
-            how = ref.how_to_book or (f"Call {to}" + (f" at {ref.receiving_clinic_phone}" if ref.receiving_clinic_phone else "")
-                                      + " and mention your referral.")
+            at = f" at {ref.receiving_clinic_phone}" if ref.receiving_clinic_phone else ""
+            how = ref.how_to_book or f"Call {to}{at} and mention your referral."
             reply.say("utter_referral_how_to_book", how_to_book=how)
         bring = ref.what_to_bring or "your insurance card, a photo ID, and a list of your medicines"
         reply.say("utter_referral_what_to_bring", what_to_bring=bring)

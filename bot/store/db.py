@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import Any, Iterator, Optional
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine, make_url
@@ -63,7 +63,7 @@ class Database:
             parsed = make_url(self.url)
         except ArgumentError as exc:
             raise StoreConfigError(f"CARENAV_DB_URL is not a valid SQLAlchemy URL: {exc}") from exc
-        kwargs = {"future": True, "echo": echo}
+        kwargs: dict[str, Any] = {"future": True, "echo": echo}
         if parsed.get_backend_name() == "sqlite":
             database = parsed.database
             if database and database != ":memory:":

@@ -255,8 +255,8 @@ def run_import_command(
         print(problem, file=err)
     for warning in report.warnings:
         print(f"warning: {warning}", file=err)
-    for problem in report.file_problems:
-        print(f"carenav import-fhir: {problem}", file=err)
+    for file_problem in report.file_problems:
+        print(f"carenav import-fhir: {file_problem}", file=err)
     print(report.summary_table(), file=out)
     print(f"{report.bundles_imported} of {len(report.files)} bundle file(s) imported into {db.safe_url}",
           file=out)
@@ -541,7 +541,7 @@ class _BundleMapper:
         self.outcomes: dict[Key, str] = {}
         self.problems: list[InvalidResource] = []
         self.warnings: list[str] = []
-        self.rows: dict[type, dict[str, _Row]] = defaultdict(dict)
+        self.rows: dict[Any, dict[str, _Row]] = defaultdict(dict)
         self.team: dict[tuple, _TeamEntry] = {}
         self.clinic_specialties: dict[str, set] = defaultdict(set)
         self.location_clinic: dict[Key, str] = {}
@@ -634,6 +634,11 @@ class _BundleMapper:
         if key[0] != "Patient":
             raise _Skip()
         return row_id("Patient", key[1]), {"patient_id": (field_path, f"Patient/{key[1]}")}
+
+    def resource(self, reference):
+        """The bundle's resource a reference points at, or None."""
+        key = self.key(reference)
+        return self.resources.get(key) if key is not None else None
 
     def provider_for(self, reference) -> Optional[str]:
         key = self.key(reference)
@@ -872,6 +877,8 @@ class _BundleMapper:
             if member_key is None or member_key[0] not in ("Practitioner", "PractitionerRole"):
                 continue  # the patient, a relative or an organization: not a provider
             provider_id = self.provider_for(participant.member)
+            if provider_id is None:
+                continue
             texts = [_concept_text(r) for r in participant.role or ()]
             provider_row = self.rows[m.Provider].get(provider_id)
             role = (_care_role(texts) or (provider_row.values.get("role") if provider_row else None)
@@ -992,7 +999,7 @@ class _BundleMapper:
         patient_id, refs = self.patient_for(request.subject, "subject")
         reason_concepts = list(request.reasonCode or ())
         for index, reference in enumerate(request.reasonReference or ()):
-            target = self.resources.get(self.key(reference))
+            target = self.resource(reference)
             concept = getattr(target, "code", None) if target is not None else None
             if concept is not None:
                 reason_concepts.append(concept)
@@ -1085,7 +1092,8 @@ class _BundleMapper:
                          None)
         appointment_id = row_id("Appointment", key[1])
         for based_on in appointment.basedOn or ():
-            referral = self.rows[m.Referral].get(row_id(*self.key(based_on))) if self.key(based_on) else None
+            based_key = self.key(based_on)
+            referral = self.rows[m.Referral].get(row_id(*based_key)) if based_key else None
             if referral is None:
                 continue
             referral.values["appointment_id"] = appointment_id
@@ -1109,7 +1117,7 @@ class _BundleMapper:
     def _location_text(self, reference) -> Optional[str]:
         key = self.key(reference)
         location = self.resources.get(key) if key else None
-        if location is not None and key[0] == "Location":
+        if location is not None and key is not None and key[0] == "Location":
             parts = [location.name, _address(location.address) if location.address else None]
             return ", ".join(p for p in parts if p) or None
         return getattr(reference, "display", None)
@@ -1151,7 +1159,7 @@ class _BundleMapper:
 
     def _ordering_provider(self, based_on) -> Optional[str]:
         for reference in based_on or ():
-            request = self.resources.get(self.key(reference))
+            request = self.resource(reference)
             if request is not None and getattr(request, "requester", None) is not None:
                 return self.provider_for(request.requester)
         return None
@@ -1240,7 +1248,7 @@ class _BundleMapper:
         if text.startswith("#"):
             medication = next((c for c in request.contained or () if getattr(c, "id", None) == text[1:]), None)
         else:
-            medication = self.resources.get(self.key(reference))
+            medication = self.resource(reference)
         if medication is not None and getattr(medication, "code", None) is not None:
             return _concept_text(medication.code)
         return _clean(reference.display)
@@ -1431,18 +1439,18 @@ def _not_for_the_store(resource: dict, cutoff: str, stored_visits: set) -> bool:
 
 
 @lru_cache(maxsize=None)
-def _foreign_keys(model: type) -> dict[str, str]:
+def _foreign_keys(model: Any) -> dict[str, str]:
     return {column.name: next(iter(column.foreign_keys)).column.table.name
             for column in model.__table__.columns if column.foreign_keys}
 
 
 @lru_cache(maxsize=None)
-def _string_lengths(model: type) -> dict[str, int]:
+def _string_lengths(model: Any) -> dict[str, int]:
     return {column.name: column.type.length for column in model.__table__.columns
             if isinstance(column.type, String) and column.type.length}
 
 
-def _fit(model: type, values: dict) -> dict:
+def _fit(model: Any, values: dict) -> dict:
     """Cut strings to their column's length (PostgreSQL refuses longer ones)."""
     lengths = _string_lengths(model)
     fitted = {}
@@ -1473,10 +1481,10 @@ def _chunks(items: list, size: int = 500):
         yield items[start:start + size]
 
 
-def _insert_values(model: type, rid: str, values: dict) -> dict:
+def _insert_values(model: Any, rid: str, values: dict) -> dict:
     """Every column of a new row (the same keys for each row, for one executemany INSERT)."""
     fitted = _fit(model, values)
-    row = {}
+    row: dict[str, Any] = {}
     for column in model.__table__.columns:
         if column.name == "id":
             row["id"] = rid
@@ -1532,7 +1540,7 @@ class _TextConcept:
 
     def __init__(self, text: str) -> None:
         self.text = text
-        self.coding = []
+        self.coding: list = []
 
 
 def _concept_text(concept, require_words: bool = False) -> Optional[str]:

@@ -6,6 +6,8 @@ deleted: statuses change and timestamps record when and by whom.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     Boolean,
     Column,
@@ -21,7 +23,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import declarative_base, relationship
 
-Base = declarative_base()
+Base: Any = declarative_base()  # Any: SQLAlchemy 1.4 gives mypy no type for it
 
 ID = String(64)
 

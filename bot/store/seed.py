@@ -169,7 +169,8 @@ def seed_demo(db: Database, today: Optional[dt.date] = None) -> Dict[str, int]:
                                          "choose the right treatment plan.",
                        priority="routine", status="scheduled", sent_on=d(-10), received_on=d(-9),
                        approved_on=d(-7), scheduled_on=d(-5), appointment_id="demo-maria-appt-endo",
-                       how_to_book="Already booked. To change the time call Downtown Specialty Center at (555) 010-0200.",
+                       how_to_book=("Already booked. To change the time call Downtown Specialty Center "
+                                    "at (555) 010-0200."),
                        what_to_bring="Your insurance card, a photo ID, your blood sugar log and all your medicines.",
                        report_received=False))
         put(m.Referral(id="demo-maria-ref-nutrition", patient_id="demo-maria", referring_provider_id="prov-okafor",

@@ -4,8 +4,6 @@ from __future__ import annotations
 import datetime as dt
 import time
 
-import pytest
-
 from actions import care
 from actions.fallback import ActionDefaultAskAffirmation
 from bot.identity import issue_sms_claim, issue_token
@@ -234,9 +232,10 @@ def test_saved_questions_roundtrip(chat):
 
 
 def test_fallback_offers_the_likely_meanings_as_buttons(chat, domain):
+    import asyncio
+
     from rasa_sdk import Tracker
     from rasa_sdk.executor import CollectingDispatcher
-    import asyncio
 
     latest = {"text": "referal thing??", "intent": {"name": "nlu_fallback", "confidence": 0.4},
               "intent_ranking": [{"name": "nlu_fallback", "confidence": 0.5},

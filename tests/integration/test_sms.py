@@ -2,7 +2,6 @@
 them, and replies read from the local stand-in for the provider's Messages API."""
 from __future__ import annotations
 
-import datetime as dt
 import uuid
 
 import requests
