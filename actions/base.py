@@ -26,10 +26,10 @@ PATIENT_SLOT = "patient_id"
 @lru_cache(maxsize=1)
 def care_store():
     """The care-plan store, built once per action-server process on first use."""
-    from bot.store.db import Database
+    from bot.store.db import shared_database
     from bot.store.queries import CareStore
 
-    return CareStore(Database())
+    return CareStore(shared_database())
 
 
 def channel_of(tracker: Tracker) -> str:

@@ -48,10 +48,10 @@ def _never_reached(exc: BaseException) -> bool:
 
 @lru_cache(maxsize=1)
 def _store():
-    from bot.store.db import Database
+    from bot.store.db import shared_database
     from bot.store.queries import CareStore
 
-    return CareStore(Database())
+    return CareStore(shared_database())
 
 
 def record_handoff(tracker: Any) -> Optional[str]:

@@ -101,10 +101,9 @@ class SmsInput(InputChannel):
     @property
     def db(self):
         if self._db is None:
-            from bot.store.db import Database
+            from bot.store.db import shared_database
 
-            self._db = Database()
-            self._db.create_schema()
+            self._db = shared_database(create_schema=True)
         return self._db
 
     @property

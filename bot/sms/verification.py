@@ -65,9 +65,8 @@ def verify(s, session, phone: str, text: str, now: dt.datetime, ref: str) -> str
     """One message while a date of birth is awaited, inside the caller's store session `s`:
     "verified", "retry", "locked" (LOCK_MINUTES), "locked-long" (LONG_LOCK_HOURS), or
     "not-a-date" (nothing counted: the message is an ordinary one)."""
-    from sqlalchemy import select
-
-    from bot.store.models import CallbackRequest, Patient
+    from bot.store.models import CallbackRequest
+    from bot.store.queries import patients_by_phone
 
     if session.locked_until and session.locked_until > now:
         return "locked-long" if session.failures and session.failures > MAX_DOB_FAILURES else "locked"
@@ -76,7 +75,7 @@ def verify(s, session, phone: str, text: str, now: dt.datetime, ref: str) -> str
     if session.locked_until and now - session.locked_until > dt.timedelta(hours=LONG_LOCK_HOURS):
         session.failures = 0  # a day after the last lock ended: a fresh start
     dob = parse_dob(text)
-    candidates = s.execute(select(Patient).where(Patient.mobile_phone == phone)).scalars().all()
+    candidates = patients_by_phone(s, phone)
     match = [p for p in candidates if dob is not None and p.birth_date == dob]
     if len(match) == 1:
         session.verified_patient_id = match[0].id

@@ -132,3 +132,21 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_shared: dict = {}
+_schema_ready: set = set()
+
+
+def shared_database(create_schema: bool = False) -> Database:
+    """The one Database of this process for the configured store (CARENAV_DB_URL): the channels,
+    the Rasa server's own answers (bot.faults) and the actions share its engine and pool instead
+    of each building their own. `create_schema` makes sure the tables exist (once)."""
+    url = database_url()
+    db = _shared.get(url)
+    if db is None:
+        db = _shared[url] = Database(url)
+    if create_schema and url not in _schema_ready:
+        db.create_schema()
+        _schema_ready.add(url)
+    return db

@@ -287,6 +287,13 @@ def _keywords(text: str) -> set:
 
 # --------------------------------------------------------------------------- the store
 
+def patients_by_phone(s, e164: str) -> List[m.Patient]:
+    """The patients whose mobile phone is this E.164 number (a family may share one), in the
+    caller's session: the one phone look-up (the SMS verification and CareStore use it)."""
+    return list(s.execute(select(m.Patient).where(m.Patient.mobile_phone == e164)
+                          .order_by(m.Patient.id)).scalars().all())
+
+
 class CareStore:
     """Answers about one patient at a time, plus the general (non-patient) directories."""
 
@@ -302,7 +309,7 @@ class CareStore:
     def patient_by_phone(self, e164: str) -> Optional[PatientView]:
         """The patient whose mobile phone is this E.164 number, if exactly one has it."""
         with self.db.session() as s:
-            rows = s.execute(select(m.Patient).where(m.Patient.mobile_phone == e164)).scalars().all()
+            rows = patients_by_phone(s, e164)
             return self._patient_view(rows[0]) if len(rows) == 1 else None
 
     def list_patients(self, source: Optional[str] = None) -> List[Tuple[str, str]]:
