@@ -36,7 +36,21 @@ def test_james_cardiology_referral_then_questions_to_ask_them(chat_as):
     assert "Call Eastgate Heart and Vascular at (555) 010-0300" in status
 
 
-def test_robert_overdue_task_reported_done(chat_as):
+def test_robert_overdue_task_reported_done(chat_as, demo_db_url):
+    # the test makes the data it changes: the log is open and overdue, whatever ran before
+    import datetime as dt
+
+    from sqlalchemy import update
+
+    from bot.store.db import Database
+    from bot.store.models import CareActivity
+
+    db = Database(demo_db_url)
+    with db.session() as s:
+        s.execute(update(CareActivity).where(CareActivity.id == "demo-robert-act-bplog")
+                  .values(status="not-started", completed_on=None, completion_source=None,
+                          due_date=dt.date.today() - dt.timedelta(days=10)))
+    db.dispose()
     robert = chat_as("demo-robert")
     steps = robert.text("what's on my care plan")
     assert steps.index("Send your two-week home blood pressure log") < steps.index("Kidney-friendly eating class")
