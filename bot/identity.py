@@ -21,7 +21,7 @@ import jwt
 ALGORITHM = "HS256"
 ISSUER = "carenav"
 DEFAULT_TTL_SECONDS = 60 * 60  # one hour: a website session
-SECRET_FILE = Path("var") / "token_secret"
+SECRET_FILE = Path("var") / "token_secret"  # under the project home (bot.settings.home)
 
 
 class TokenError(ValueError):
@@ -32,7 +32,9 @@ def token_secret() -> str:
     env = os.environ.get("CARENAV_TOKEN_SECRET", "").strip()
     if env:
         return env
-    path = Path(os.environ.get("CARENAV_TOKEN_SECRET_FILE", SECRET_FILE))
+    from bot.settings import home
+
+    path = Path(os.environ.get("CARENAV_TOKEN_SECRET_FILE") or home() / SECRET_FILE)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

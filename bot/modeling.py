@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 from typing import Iterable, Optional
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+from bot.settings import home
+
+PROJECT_ROOT = home()  # CARENAV_HOME, else the checkout (bot.settings.home)
 MODELS_DIR = PROJECT_ROOT / "models"
 
 # Everything that changes what the trained model does. Custom NLU components and the

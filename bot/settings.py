@@ -13,10 +13,15 @@ SMS_SHARES_DETAILS = os.environ.get("CARENAV_SMS_SHARES_DETAILS", "0") == "1"
 
 
 def home():
-    """Where var/ (the SQLite store, caches, logs) lives: CARENAV_HOME, else the project root."""
+    """The project home: where domain.yml, data/, models/ and var/ (the SQLite store, the local
+    secret, caches, logs) are. CARENAV_HOME; else the source checkout this package is in; else
+    (an installed wheel) the current directory."""
     from pathlib import Path
 
-    return Path(os.environ.get("CARENAV_HOME") or Path(__file__).resolve().parent.parent)
+    if os.environ.get("CARENAV_HOME"):
+        return Path(os.environ["CARENAV_HOME"]).resolve()
+    checkout = Path(__file__).resolve().parent.parent
+    return checkout if (checkout / "domain.yml").is_file() else Path.cwd().resolve()
 
 
 def demo_mode() -> bool:

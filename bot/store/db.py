@@ -31,13 +31,16 @@ def error_reason(exc: SQLAlchemyError) -> str:
 
 
 def database_url(url: Optional[str] = None) -> str:
-    """The SQLAlchemy URL to use: the argument, else CARENAV_DB_URL, else var/carenav.db."""
+    """The SQLAlchemy URL to use: the argument, else CARENAV_DB_URL, else var/carenav.db under the
+    project home (wherever the command is run from)."""
     if url:
         return url
     env = os.environ.get("CARENAV_DB_URL", "").strip()
     if env:
         return env
-    return f"sqlite:///{DEFAULT_SQLITE_PATH}"
+    from bot.settings import home
+
+    return f"sqlite:///{home() / DEFAULT_SQLITE_PATH}"
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:
