@@ -35,7 +35,7 @@ from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
 from bot.store.db import Database  # noqa: E402
-from bot.store.fhir_import import import_paths  # noqa: E402
+from bot.store.fhir import import_paths  # noqa: E402
 
 TARGET_BUNDLES_PER_S = 20.0
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "fhir"

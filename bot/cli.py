@@ -51,7 +51,7 @@ def cmd_patients(args: argparse.Namespace) -> int:
 
 
 def cmd_import_fhir(args: argparse.Namespace) -> int:
-    from bot.store.fhir_import import run_import_command
+    from bot.store.fhir import run_import_command
 
     db = _open_store(create=True)
     return run_import_command(db, args.paths, skip_invalid=args.skip_invalid,

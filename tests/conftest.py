@@ -27,7 +27,7 @@ def demo_db_url(tmp_path_factory) -> str:
     db.create_schema()
     seed_demo(db)
     # and the real (synthetic) FHIR patients, imported the way a clinic would import them
-    from bot.store.fhir_import import import_paths
+    from bot.store.fhir import import_paths
 
     fhir_dir = ROOT.parent / "shared" / "data" / "fhir"
     if fhir_dir.is_dir():

@@ -4,6 +4,7 @@ home, it loads the trained model and parses messages with its own NLU components
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -36,8 +37,12 @@ def test_the_wheel_installs_and_parses_messages_from_another_folder(tmp_path):
 
     model = model_path()
     assert model.exists(), "make test trains the model first"
-    wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(ROOT),
+    wheels, source = tmp_path / "wheels", tmp_path / "source"  # built from a copy: no build/ left in the checkout
+    for package in ("bot", "actions"):
+        shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", str(source),
                     "-w", str(wheels)], check=True, timeout=300, cwd=tmp_path)
     [wheel] = wheels.glob("carenav-*.whl")
     venv = tmp_path / "venv"

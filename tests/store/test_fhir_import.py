@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from bot.store import models as m
 from bot.store.db import Database
-from bot.store.fhir_import import import_paths, row_id
+from bot.store.fhir import import_paths, row_id
 
 ROOT = Path(__file__).resolve().parents[2]
 FHIR_DIR = ROOT.parent / "shared" / "data" / "fhir"
