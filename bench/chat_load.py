@@ -17,7 +17,6 @@ import asyncio
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 BASELINE_DIR = ROOT / "var" / "bench" / "rasa-init"
-SECRET = "carenav-bench-secret-0123456789abcdef0123456789abcdef0123"
-PATIENTS = ["demo-maria", "demo-james", "demo-linda", "demo-robert", "demo-aisha", "demo-tom"]
 CARENAV_TURNS = [
     "hi", "what are my next steps", "why was i referred", "when is my next appointment",
     "are my results back", "what meds am i on", "who is on my care team",
@@ -138,26 +135,12 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, default=5205)
     args = parser.parse_args(argv)
 
-    os.environ["CARENAV_TOKEN_SECRET"] = SECRET
-    from bot.identity import issue_token
-    from bot.modeling import model_path
-    from bot.runner import Assistant, Ports
-    from bot.store.db import Database
-    from bot.store.seed import seed_demo
+    from bench.seeded import seeded_carenav
 
-    model = model_path()
-    if not model.exists():
-        print(f"no trained model {model.name}: run `make model` first", file=sys.stderr)
+    seeded = seeded_carenav(args.port, "carenav-bench-")
+    if seeded is None:
         return 2
-    work = Path(tempfile.mkdtemp(prefix="carenav-bench-"))
-    db_url = f"sqlite:///{work / 'store.db'}"
-    db = Database(db_url)
-    db.create_schema()
-    seed_demo(db)
-    tokens = [issue_token(p, ttl_seconds=3600) for p in PATIENTS]
-
-    ours = Assistant(model=model, ports=Ports(rasa=args.port, actions=args.port + 50, web=args.port + 3000),
-                     log_dir=work, env={"CARENAV_DB_URL": db_url, "CARENAV_TOKEN_SECRET": SECRET})
+    ours, tokens, work = seeded
     baseline = None
     results = {}
     try:

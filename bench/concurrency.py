@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,8 +23,6 @@ import aiohttp
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-SECRET = "carenav-bench-secret-0123456789abcdef0123456789abcdef0123"
-PATIENTS = ["demo-maria", "demo-james", "demo-linda", "demo-robert", "demo-aisha", "demo-tom"]
 TURNS = ["hi", "what meds am i on", "are my results back", "when is my next appointment",
          "what are my next steps", "who is on my care team"]
 APOLOGIES = ("can't do that right now", "can't reach the clinic's records", "went wrong")
@@ -86,25 +82,12 @@ def main(argv=None) -> int:
     parser.add_argument("--port", type=int, default=5305)
     args = parser.parse_args(argv)
 
-    os.environ["CARENAV_TOKEN_SECRET"] = SECRET
-    from bot.identity import issue_token
-    from bot.modeling import model_path
-    from bot.runner import Assistant, Ports
-    from bot.store.db import Database
-    from bot.store.seed import seed_demo
+    from bench.seeded import seeded_carenav
 
-    model = model_path()
-    if not model.exists():
-        print(f"no trained model {model.name}: run `make model` first", file=sys.stderr)
+    seeded = seeded_carenav(args.port, "carenav-conc-", ttl_seconds=7200)
+    if seeded is None:
         return 2
-    work = Path(tempfile.mkdtemp(prefix="carenav-conc-"))
-    db_url = f"sqlite:///{work / 'store.db'}"
-    db = Database(db_url)
-    db.create_schema()
-    seed_demo(db)
-    tokens = [issue_token(p, ttl_seconds=7200) for p in PATIENTS]
-    ours = Assistant(model=model, ports=Ports(rasa=args.port, actions=args.port + 50, web=args.port + 3000),
-                     log_dir=work, env={"CARENAV_DB_URL": db_url, "CARENAV_TOKEN_SECRET": SECRET})
+    ours, tokens, work = seeded
     levels = []
     try:
         print("starting CareNav (Rasa + action server)...", flush=True)

@@ -161,13 +161,11 @@ def _plain(value: Any) -> Any:
 
 def export(db, patient_id: str, tracker_url: Optional[str] = None, now: Optional[dt.datetime] = None) -> dict:
     """Everything held about the patient (KeyError if there is no such patient)."""
+    patient = _patient(db, patient_id)
+    phone = patient.mobile_phone
     conversations = _conversations(tracker_url)
     try:
         with db.session() as s:
-            patient = s.get(m.Patient, patient_id)
-            if patient is None:
-                raise KeyError(patient_id)
-            phone = patient.mobile_phone
             data: Dict[str, Any] = {"exported_at": (now or dt.datetime.now()).isoformat(),
                                     "patient": _rows(s, m.Patient, m.Patient.id == patient_id)[0]}
             for name, model in sorted(_patient_tables().items()):
@@ -186,13 +184,10 @@ def export(db, patient_id: str, tracker_url: Optional[str] = None, now: Optional
 
 def forget(db, patient_id: str, tracker_url: Optional[str] = None, now: Optional[dt.datetime] = None) -> Dict[str, int]:
     """Remove the patient's conversations and messages; the clinical record and audit ids stay."""
+    patient = _patient(db, patient_id)
+    phone = patient.mobile_phone
     conversations = _conversations(tracker_url)
     try:
-        with db.session() as s:
-            patient = s.get(m.Patient, patient_id)
-            if patient is None:
-                raise KeyError(patient_id)
-            phone = patient.mobile_phone
         senders = _senders_of(db, conversations, patient)
         counts = {"conversation events": conversations.delete_senders(senders)}
     finally:
@@ -209,6 +204,16 @@ def forget(db, patient_id: str, tracker_url: Optional[str] = None, now: Optional
     _audit(db, patient_id, "forgotten", now)
     log.info("patient=%s forgotten: %s", patient_id, counts)
     return counts
+
+
+def _patient(db, patient_id: str) -> m.Patient:
+    """The patient's row (detached: plain values), or KeyError."""
+    with db.session() as s:
+        patient = s.get(m.Patient, patient_id)
+        if patient is None:
+            raise KeyError(patient_id)
+        s.expunge(patient)
+        return patient
 
 
 def _patient_tables() -> Dict[str, Any]:

@@ -5,7 +5,7 @@ import datetime as dt
 from typing import Optional
 
 from bot.services import Reply, bullets, button, day, limited
-from bot.store.queries import ActivityView
+from bot.store.views import ActivityView
 
 
 def _who(a: ActivityView) -> str:

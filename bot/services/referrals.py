@@ -5,7 +5,7 @@ import datetime as dt
 from typing import List, Optional
 
 from bot.services import Reply, bullets, button, day, when
-from bot.store.queries import ReferralView
+from bot.store.views import ReferralView
 
 PRIORITY_WORDS = {
     "routine": "routine (not urgent)",
