@@ -46,6 +46,10 @@ def load_vocabulary(filename: str) -> Dict[str, List[str]]:
         raise ValueError(f"{path}: expected a mapping of canonical value -> phrases")
     vocab: Dict[str, List[str]] = {}
     for canonical, phrases in raw.items():
+        if isinstance(phrases, dict) and "records" in phrases:  # shared with the FHIR importer
+            phrases = phrases.get("patients") or []
+            if not phrases:
+                continue  # a specialty records name but patients do not ask for
         canonical = str(canonical).strip().lower()
         seen = {canonical}
         for phrase in _phrases(phrases):

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import lru_cache
 from typing import Iterable, Optional
+
+import yaml
 
 log = logging.getLogger(__name__)
 
@@ -18,40 +21,26 @@ def _activity_kind(fhir_kind: Optional[str], description: str) -> str:
     return "task"
 
 
-_SPECIALTY_WORDS = (
-    ("primary care", r"general pract|family (medicine|practice|physician)|internal medicine|"
-                     r"primary care|general medicine|\bpcp\b"),
-    ("pediatrics", r"pediatric|paediatric"),
-    ("cardiology", r"cardio|heart"),
-    ("endocrinology", r"endocrin|diabet"),
-    ("gastroenterology", r"gastro|digestive"),
-    ("pulmonology", r"pulmon|lung"),
-    ("nephrology", r"nephro|kidney"),
-    ("neurology", r"neurolog"),
-    ("orthopedics", r"orthop"),
-    ("dermatology", r"dermat"),
-    ("behavioral health", r"psychiat|psycholog|behavio|mental health|counsel|substance"),
-    ("obstetrics and gynecology", r"obstet|gynec|midwi"),
-    ("ophthalmology", r"ophthalm|optomet"),
-    ("physical therapy", r"physical therap|physiotherap"),
-    ("oncology", r"oncolog"),
-    ("urology", r"urolog"),
-    ("allergy", r"allerg"),
-    ("podiatry", r"podiatr"),
-    ("nutrition", r"nutrition|dietit"),
-    ("social work", r"social work|social service"),
-    ("pharmacy", r"pharmac"),
-    ("nursing", r"\bnurs"),
-    ("emergency medicine", r"emergency"),
-    ("surgery", r"surg"),
-)
-_SPECIALTY_PATTERNS = [(name, re.compile(pattern, re.IGNORECASE)) for name, pattern in _SPECIALTY_WORDS]
+@lru_cache(maxsize=1)
+def _specialty_patterns() -> list:
+    """(canonical specialty, pattern) in the order of bot/knowledge/vocab/specialties.yml, the one
+    specialty vocabulary the NLU uses too: its `records` expression, else its name and patients' words."""
+    from bot.nlp.vocab import VOCAB_DIR
+
+    raw = yaml.safe_load((VOCAB_DIR / "specialties.yml").read_text(encoding="utf-8")) or {}
+    patterns = []
+    for name, entry in raw.items():
+        entry = entry if isinstance(entry, dict) else {"patients": entry}
+        expression = entry.get("records") or r"\b(" + "|".join(
+            re.escape(w) for w in [str(name), *(entry.get("patients") or [])]) + r")\b"
+        patterns.append((str(name), re.compile(expression, re.IGNORECASE)))
+    return patterns
 
 
 def _specialty(text: Optional[str]) -> Optional[str]:
     if not text:
         return None
-    return next((name for name, pattern in _SPECIALTY_PATTERNS if pattern.search(text)), None)
+    return next((name for name, pattern in _specialty_patterns() if pattern.search(text)), None)
 
 
 _ROLE_WORDS = (
