@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from functools import lru_cache
 from typing import Any, List, Optional
 
+from bot.settings import settings
+
 log = logging.getLogger(__name__)
 
-ACTION_TIMEOUT = float(os.environ.get("CARENAV_ACTION_TIMEOUT", "20"))
+ACTION_TIMEOUT = settings().action_timeout
 HANDOFF_ACTION = "action_request_human"
 _installed = False
 

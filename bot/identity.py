@@ -29,12 +29,12 @@ class TokenError(ValueError):
 
 
 def token_secret() -> str:
-    env = os.environ.get("CARENAV_TOKEN_SECRET", "").strip()
-    if env:
-        return env
-    from bot.settings import home
+    from bot.settings import settings
 
-    path = Path(os.environ.get("CARENAV_TOKEN_SECRET_FILE") or home() / SECRET_FILE)
+    current = settings()
+    if current.token_secret:
+        return current.token_secret
+    path = Path(current.token_secret_file or current.home() / SECRET_FILE)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -50,9 +50,10 @@ def action_secret() -> str:
     """What the Rasa server shows the action server on every call (the action server refuses
     calls without it): CARENAV_ACTION_SECRET, else derived from the token secret, so the two
     processes of one installation agree without another file."""
-    env = os.environ.get("CARENAV_ACTION_SECRET", "").strip()
-    if env:
-        return env
+    from bot.settings import settings
+
+    if settings().action_secret:
+        return settings().action_secret
     return hmac.new(token_secret().encode(), b"carenav-action-server", hashlib.sha256).hexdigest()
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 from typing import Any, Dict, Iterable, List, Optional, Set
 
 from sqlalchemy import MetaData, Table, create_engine, delete, inspect, select, update
@@ -35,11 +34,9 @@ DEFAULT_RETENTION_DAYS = 90
 
 
 def retention_days() -> int:
-    raw = os.environ.get("CARENAV_RETENTION_DAYS", "").strip()
-    try:
-        return max(1, int(raw)) if raw else DEFAULT_RETENTION_DAYS
-    except ValueError:
-        return DEFAULT_RETENTION_DAYS
+    from bot.settings import settings
+
+    return settings().retention_days
 
 
 class Conversations:

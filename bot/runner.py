@@ -22,7 +22,7 @@ import yaml
 
 from bot.identity import ACTION_SECRET_HEADER, action_secret
 from bot.modeling import PROJECT_ROOT, rasa_executable
-from bot.settings import web_origins
+from bot.settings import Settings, settings
 from bot.tracker_store import tracker_db_url, tracker_store_endpoint
 
 PURGE_EVERY = 24 * 3600.0  # seconds between retention purges under `carenav run`
@@ -112,10 +112,9 @@ class Assistant:
         rasa = rasa_executable()
         tmp = Path(tempfile.mkdtemp(prefix="carenav-"))
         # one secret for this run, shown by the Rasa server to the action server on every call
-        self.env.setdefault("CARENAV_ACTION_SECRET",
-                            os.environ.get("CARENAV_ACTION_SECRET") or secrets.token_urlsafe(32))
-        environ = dict(os.environ, **self.env)
-        origins = environ.get("CARENAV_WEB_ORIGINS") or ",".join(web_origins(self.ports.web))
+        self.env.setdefault("CARENAV_ACTION_SECRET", settings().action_secret or secrets.token_urlsafe(32))
+        environ = dict(os.environ, **self.env)  # what the servers will see
+        origins = ",".join(Settings.from_environ(environ).web_origins(self.ports.web))
         self.env.setdefault("CARENAV_WEB_ORIGINS", origins)
         # the tracker store the Rasa process will see: its environment is os.environ + self.env
         endpoints = write_endpoints(tmp / "endpoints.yml", self.ports.actions,

@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -141,9 +140,10 @@ def tracker_store_healthy() -> bool:
 
 def tracker_db_url(environ: Optional[Mapping[str, str]] = None) -> str:
     """CARENAV_TRACKER_DB_URL, else CARENAV_DB_URL, else the default care-plan store (var/carenav.db)."""
-    environ = os.environ if environ is None else environ
-    own = (environ.get(TRACKER_DB_ENV) or "").strip()
-    return own or database_url((environ.get("CARENAV_DB_URL") or "").strip() or None)
+    from bot.settings import Settings, settings
+
+    current = settings() if environ is None else Settings.from_environ(environ)
+    return current.tracker_db_url or database_url(current.db_url or None)
 
 
 def tracker_store_endpoint(db_url: str, root: Path = PROJECT_ROOT) -> Dict[str, Any]:

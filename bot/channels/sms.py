@@ -30,7 +30,6 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import os
 from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
 from urllib.parse import parse_qs
 
@@ -78,14 +77,15 @@ class SmsInput(InputChannel):
 
     @classmethod
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> "SmsInput":
-        c = credentials or {}
-        env = os.environ.get
+        from bot.settings import settings
+
+        c, s = credentials or {}, settings()
         return cls(
-            account_sid=c.get("account_sid") or env("CARENAV_SMS_ACCOUNT_SID", ""),
-            auth_token=c.get("auth_token") or env("CARENAV_SMS_AUTH_TOKEN", ""),
-            from_number=c.get("from_number") or env("CARENAV_SMS_FROM", ""),
-            api_base=c.get("api_base") or env("CARENAV_SMS_API_BASE", "https://api.twilio.com"),
-            webhook_url=c.get("webhook_url") or env("CARENAV_SMS_WEBHOOK_URL", ""),
+            account_sid=c.get("account_sid") or s.sms_account_sid,
+            auth_token=c.get("auth_token") or s.sms_auth_token,
+            from_number=c.get("from_number") or s.sms_from,
+            api_base=c.get("api_base") or s.sms_api_base,
+            webhook_url=c.get("webhook_url") or s.sms_webhook_url,
         )
 
     def __init__(self, account_sid: str, auth_token: str, from_number: str, api_base: str,

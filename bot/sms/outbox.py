@@ -18,15 +18,16 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
 
 import aiohttp
 
+from bot.settings import settings
+
 log = logging.getLogger(__name__)
 
-RETRY_WINDOW = dt.timedelta(hours=float(os.environ.get("CARENAV_SMS_RETRY_HOURS", "24")))
+RETRY_WINDOW = dt.timedelta(hours=settings().sms_retry_hours)
 FIRST_RETRY_SECONDS = 2.0
 MAX_RETRY_SECONDS = 30 * 60.0
 SENDING_GRACE = dt.timedelta(seconds=60)  # the webhook's own first try, before the loop may take the row

@@ -5,7 +5,6 @@ action server, a test fixture) and pass it on.
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Optional
@@ -15,10 +14,11 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.settings import settings
 from bot.store.models import Base
 
 DEFAULT_SQLITE_PATH = Path("var") / "carenav.db"
-SQLITE_BUSY_MS = int(os.environ.get("CARENAV_SQLITE_BUSY_MS", "3000"))
+SQLITE_BUSY_MS = settings().sqlite_busy_ms
 
 
 class StoreConfigError(RuntimeError):
@@ -35,12 +35,10 @@ def database_url(url: Optional[str] = None) -> str:
     project home (wherever the command is run from)."""
     if url:
         return url
-    env = os.environ.get("CARENAV_DB_URL", "").strip()
-    if env:
-        return env
-    from bot.settings import home
-
-    return f"sqlite:///{home() / DEFAULT_SQLITE_PATH}"
+    current = settings()
+    if current.db_url:
+        return current.db_url
+    return f"sqlite:///{current.home() / DEFAULT_SQLITE_PATH}"
 
 
 def _enable_sqlite_foreign_keys(dbapi_connection, _record) -> None:

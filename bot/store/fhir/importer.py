@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Iterable, Optional, Sequence, TextIO, Union
@@ -26,7 +25,9 @@ RELEASE_POLICIES = {
 
 def release_policy(value: Optional[str] = None) -> str:
     """The clinic's result-release setting: the argument, else CARENAV_FHIR_RELEASE_RESULTS, else final."""
-    raw = value if value is not None else os.environ.get(RELEASE_RESULTS_ENV, "")
+    from bot.settings import settings
+
+    raw = value if value is not None else settings().fhir_release_results
     policy = (raw or "final").strip().lower()
     if policy not in RELEASE_POLICIES:
         choices = ", ".join(f"'{p}' ({why})" for p, why in RELEASE_POLICIES.items())
