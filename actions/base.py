@@ -16,6 +16,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from bot.identity import SMS_CHANNEL, Identity, identity_for
+from bot.metadata import SMS_LOCKED, SMS_MARKER, SMS_VERIFY
 from bot.settings import CLINIC_MAIN_PHONE
 
 log = logging.getLogger(__name__)
@@ -77,11 +78,11 @@ class CareAction(Action):
                      identity: Identity) -> List[Dict[Text, Any]]:
         if channel_of(tracker) == SMS_CHANNEL:
             metadata = (tracker.latest_message or {}).get("metadata") or {}
-            if metadata.get("sms_locked"):
+            if metadata.get(SMS_LOCKED):
                 dispatcher.utter_message(response="utter_sms_locked", clinic_phone=CLINIC_MAIN_PHONE)
             else:
                 dispatcher.utter_message(response="utter_verify_sms_first")
-                dispatcher.utter_message(json_message={"carenav_sms": "verify"})
+                dispatcher.utter_message(json_message={SMS_MARKER: SMS_VERIFY})
         elif identity.reason == "token for another patient":
             dispatcher.utter_message(response="utter_other_patient_refused")
         else:

@@ -5,7 +5,8 @@ import argparse
 import logging
 import os
 import sys
-from typing import Optional, Sequence
+from pathlib import Path
+from typing import Optional, Sequence, TextIO, Union
 
 from bot.store.db import Database, StoreConfigError
 
@@ -51,11 +52,50 @@ def cmd_patients(args: argparse.Namespace) -> int:
 
 
 def cmd_import_fhir(args: argparse.Namespace) -> int:
-    from bot.store.fhir import run_import_command
-
     db = _open_store(create=True)
-    return run_import_command(db, args.paths, skip_invalid=args.skip_invalid,
-                              show_progress=not args.no_progress)
+    return print_import(db, args.paths, skip_invalid=args.skip_invalid, show_progress=not args.no_progress)
+
+
+def print_import(
+    db,
+    paths: Sequence[Union[str, Path]],
+    skip_invalid: bool = False,
+    show_progress: bool = True,
+    out: Optional[TextIO] = None,
+    err: Optional[TextIO] = None,
+) -> int:
+    """`carenav import-fhir`: import, print the problems and a summary table, return the exit code."""
+    from bot.store.fhir import EXIT_UNREADABLE, import_paths
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        report = import_paths(db, paths, skip_invalid=skip_invalid, show_progress=show_progress)
+    except ValueError as exc:
+        print(f"carenav import-fhir: {exc}", file=err)
+        return EXIT_UNREADABLE
+    for problem in report.invalid:
+        print(problem, file=err)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=err)
+    for file_problem in report.file_problems:
+        print(f"carenav import-fhir: {file_problem}", file=err)
+    print(report.summary_table(), file=out)
+    print(f"{report.bundles_imported} of {len(report.files)} bundle file(s) imported into {db.safe_url}",
+          file=out)
+    if report.file_problems:
+        names = ", ".join(sorted({p.file for p in report.file_problems}))
+        print(f"carenav import-fhir: {len({p.file for p in report.file_problems})} file(s) could not be "
+              f"imported: {names}", file=err)
+    if report.invalid:
+        bad_files = len({p.file for p in report.invalid})
+        what = (f"carenav import-fhir: {report.invalid_resources} invalid resource(s) in {bad_files} file(s) "
+                "were left out (listed above); the rest of each bundle was imported.")
+        if skip_invalid:
+            print(what + " Accepted because of --skip-invalid.", file=err)
+        else:
+            print(what + " Fix them and import again, or pass --skip-invalid to accept the import "
+                  "without them.", file=err)
+    return report.exit_code
 
 
 def cmd_web(args: argparse.Namespace) -> int:

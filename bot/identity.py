@@ -18,6 +18,9 @@ from typing import Optional
 
 import jwt
 
+from bot.metadata import SMS_CLAIM as SMS_CLAIM_KEY
+from bot.metadata import TOKEN as TOKEN_KEY
+
 ALGORITHM = "HS256"
 ISSUER = "carenav"
 DEFAULT_TTL_SECONDS = 60 * 60  # one hour: a website session
@@ -101,7 +104,7 @@ TOKEN_CHANNELS = {"rest", "socketio", "web"}
 SMS_CHANNEL = "sms"
 
 
-SMS_CLAIM_KEY = "sms_claim"
+
 SMS_AUDIENCE = "carenav-sms-verified"
 
 
@@ -161,7 +164,7 @@ def identity_for(channel: Optional[str], metadata: Optional[dict], bound_patient
         return Identity(patient_id, "sms-verified")
     if channel not in TOKEN_CHANNELS:
         return Identity(None, f"channel {channel or 'unknown'} carries no identity")
-    token = metadata.get("token")
+    token = metadata.get(TOKEN_KEY)
     try:
         patient_id = patient_from_token(token, secret=secret)
     except TokenError as exc:

@@ -33,6 +33,7 @@ from typing import Any, Dict, Mapping, Optional
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.metadata import SECRETS
 from bot.modeling import PROJECT_ROOT
 from bot.store.db import SQLITE_BUSY_MS, StoreConfigError, database_url
 
@@ -40,7 +41,7 @@ logger = logging.getLogger(__name__)
 
 TRACKER_DB_ENV = "CARENAV_TRACKER_DB_URL"
 TRACKER_STORE_TYPE = "bot.tracker_store.RedactingSQLTrackerStore"
-SECRET_KEYS = frozenset({"token", "sms_claim"})
+SECRET_KEYS = SECRETS  # bot.metadata: the sign-in token and the SMS claim
 REDACTED = "[redacted]"
 
 

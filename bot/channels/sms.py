@@ -39,7 +39,9 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from bot.channels import TURN_FAILURES, clean_unicode
-from bot.identity import SMS_CLAIM_KEY, issue_sms_claim
+from bot.identity import issue_sms_claim
+from bot.metadata import SMS_CLAIM as SMS_CLAIM_KEY
+from bot.metadata import SMS_LOCKED, SMS_MARKER, SMS_VERIFY
 from bot.sms.inbound import Inbox
 from bot.sms.outbox import Outbox, ProviderClient
 from bot.sms.provider import E164, phone_ref, signature_ok, twilio_signature  # noqa: F401 - re-exported
@@ -52,7 +54,6 @@ log = logging.getLogger(__name__)
 STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "revoke"}
 START_WORDS = {"start", "unstop", "yes", "subscribe", "optin", "opt in"}
 HELP_WORDS = {"help", "info"}
-VERIFY_MARKER = "carenav_sms"
 MAX_BODY_CHARS = 1600
 
 
@@ -285,7 +286,7 @@ class SmsInput(InputChannel):
 
         # who this number was verified as reaches the actions only as a signed claim bound to this
         # conversation and expiring with the verification (bot.identity); plain metadata proves nothing
-        metadata: Dict[str, Any] = {"sms_locked": locked}
+        metadata: Dict[str, Any] = {SMS_LOCKED: locked}
         if verified and verified_until:
             metadata[SMS_CLAIM_KEY] = issue_sms_claim(verified, phone_ref(phone), verified_until.timestamp())
         collector = SmsCollector()
@@ -302,7 +303,7 @@ class SmsInput(InputChannel):
         awaiting = False
         for m in messages:
             custom = m.get("custom") or {}
-            if isinstance(custom, dict) and custom.get(VERIFY_MARKER) == "verify":
+            if isinstance(custom, dict) and custom.get(SMS_MARKER) == SMS_VERIFY:
                 awaiting = True
                 continue
             part = (m.get("text") or "").strip()

@@ -33,6 +33,7 @@ from socketio import AsyncServer
 
 from bot.channels import TURN_FAILURES, clean_unicode
 from bot.identity import TokenError, patient_from_token
+from bot.metadata import SECRETS, TOKEN
 from bot.safety.answers import safety_replies
 
 logger = logging.getLogger(__name__)
@@ -183,9 +184,9 @@ class SecureSocketIOInput(SocketIOInput):
                     metadata = {}
             if not isinstance(metadata, dict):
                 metadata = {}
-            metadata = {k: v for k, v in metadata.items() if k != "token"}
+            metadata = {k: v for k, v in metadata.items() if k not in SECRETS}  # only the server vouches
             if session.get("token"):
-                metadata["token"] = session["token"]
+                metadata[TOKEN] = session["token"]
             output = SocketIOOutput(sio, self.bot_message_evt)
             collector = _Counting(output)
             failed = False

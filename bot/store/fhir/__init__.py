@@ -1,6 +1,6 @@
 """Import FHIR R4 Bundles into the care-plan store.
 
-`carenav import-fhir PATH...` calls :func:`run_import_command`; code and tests call
+`carenav import-fhir PATH...` (bot/cli.py, which prints the report) and tests call
 :func:`import_paths`. Both take an explicit :class:`~bot.store.db.Database`.
 
 How a bundle is read:
@@ -56,13 +56,7 @@ family in `directory`, `plans`, `referrals` and `clinical`, `mapper_rows` (what 
 from __future__ import annotations
 
 from bot.store.fhir.ids import row_id
-from bot.store.fhir.importer import (
-                                     RELEASE_POLICIES,
-                                     RELEASE_RESULTS_ENV,
-                                     import_paths,
-                                     release_policy,
-                                     run_import_command,
-)
+from bot.store.fhir.importer import RELEASE_POLICIES, RELEASE_RESULTS_ENV, import_paths, release_policy
 from bot.store.fhir.reasons import ReferralReasons, referral_reasons
 from bot.store.fhir.report import (
                                      EXIT_INVALID_RESOURCES,
@@ -73,6 +67,6 @@ from bot.store.fhir.report import (
                                      InvalidResource,
 )
 
-__all__ = ["row_id", "import_paths", "release_policy", "run_import_command", "RELEASE_POLICIES", "RELEASE_RESULTS_ENV",
+__all__ = ["row_id", "import_paths", "release_policy", "RELEASE_POLICIES", "RELEASE_RESULTS_ENV",
            "ReferralReasons", "referral_reasons", "EXIT_OK", "EXIT_INVALID_RESOURCES", "EXIT_UNREADABLE",
            "FileProblem", "ImportReport", "InvalidResource"]

@@ -2,9 +2,8 @@
 from __future__ import annotations
 
 import logging
-import sys
 from pathlib import Path
-from typing import Iterable, Optional, Sequence, TextIO, Union
+from typing import Iterable, Optional, Union
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -12,7 +11,7 @@ from bot.store.db import Database, error_reason
 from bot.store.fhir.mapper import BundleMapper
 from bot.store.fhir.reading import _bundle_files, _progress, _read_bundle
 from bot.store.fhir.reasons import ReferralReasons, referral_reasons
-from bot.store.fhir.report import EXIT_UNREADABLE, FileProblem, ImportReport
+from bot.store.fhir.report import FileProblem, ImportReport
 
 log = logging.getLogger(__name__)
 
@@ -69,45 +68,6 @@ def import_paths(
     return report
 
 
-def run_import_command(
-    db: Database,
-    paths: Sequence[Union[str, Path]],
-    skip_invalid: bool = False,
-    show_progress: bool = True,
-    out: Optional[TextIO] = None,
-    err: Optional[TextIO] = None,
-) -> int:
-    """`carenav import-fhir`: import, print the problems and a summary table, return the exit code."""
-    out = out or sys.stdout
-    err = err or sys.stderr
-    try:
-        report = import_paths(db, paths, skip_invalid=skip_invalid, show_progress=show_progress)
-    except ValueError as exc:
-        print(f"carenav import-fhir: {exc}", file=err)
-        return EXIT_UNREADABLE
-    for problem in report.invalid:
-        print(problem, file=err)
-    for warning in report.warnings:
-        print(f"warning: {warning}", file=err)
-    for file_problem in report.file_problems:
-        print(f"carenav import-fhir: {file_problem}", file=err)
-    print(report.summary_table(), file=out)
-    print(f"{report.bundles_imported} of {len(report.files)} bundle file(s) imported into {db.safe_url}",
-          file=out)
-    if report.file_problems:
-        names = ", ".join(sorted({p.file for p in report.file_problems}))
-        print(f"carenav import-fhir: {len({p.file for p in report.file_problems})} file(s) could not be "
-              f"imported: {names}", file=err)
-    if report.invalid:
-        bad_files = len({p.file for p in report.invalid})
-        what = (f"carenav import-fhir: {report.invalid_resources} invalid resource(s) in {bad_files} file(s) "
-                "were left out (listed above); the rest of each bundle was imported.")
-        if skip_invalid:
-            print(what + " Accepted because of --skip-invalid.", file=err)
-        else:
-            print(what + " Fix them and import again, or pass --skip-invalid to accept the import "
-                  "without them.", file=err)
-    return report.exit_code
 
 
 def _import_file(db, path: Path, label: str, number: int, report: ImportReport, policy: str,
