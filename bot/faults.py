@@ -97,8 +97,9 @@ async def answer_for_failed_action(name: str, output_channel: Any, nlg: Any, tra
     except Exception:  # the domain is the server's own: this is not expected, but never silence
         draft = None
     if not draft:
-        return [BotUttered(text=f"Sorry, I can't do that right now. Please call the clinic at "
-                                f"{CLINIC_MAIN_PHONE}. In an emergency, call 911.")]
+        from bot.texts import text
+
+        return [BotUttered(text=text("utter_action_failed", None, clinic_phone=CLINIC_MAIN_PHONE, hours=CLINIC_HOURS))]
     draft["utter_action"] = response
     return [create_bot_utterance(draft)]
 

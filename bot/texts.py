@@ -1,4 +1,5 @@
-"""Patient-facing words that the channels say themselves, read from domain.yml.
+"""Patient-facing words that code puts together: what channels say themselves (domain.yml) and
+the pieces of sentences services build from store facts (bot/knowledge/phrases.yml).
 
 The dialogue renders domain.yml's responses; a channel sometimes speaks before or without the
 dialogue (SMS keywords and the date-of-birth step, the safety line, the answer when the assistant
@@ -8,6 +9,7 @@ condition), so there is one home for patient-facing text.
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 from typing import Dict, List, Optional
 
 import yaml
@@ -41,4 +43,23 @@ def text(response: str, language: Optional[str] = None, **values: object) -> str
     words = chosen if chosen is not None else default
     if words is None:
         raise KeyError(f"{DOMAIN_FILE}: no response {response}")
+    return words.format(**values) if values else words
+
+
+PHRASES_FILE = Path(__file__).resolve().parent / "knowledge" / "phrases.yml"
+
+
+@lru_cache(maxsize=1)
+def _phrases() -> Dict[str, Dict[str, str]]:
+    raw = yaml.safe_load(PHRASES_FILE.read_text(encoding="utf-8")) or {}
+    return {str(k): (v if isinstance(v, dict) else {"en": v}) for k, v in raw.items()}
+
+
+def phrase(key: str, language: Optional[str] = None, **values: object) -> str:
+    """A piece of a sentence the services put together from store facts (bot/knowledge/phrases.yml),
+    in `language` when it has that language, else English, with `{name}` filled from `values`."""
+    entry = _phrases().get(key)
+    if entry is None:
+        raise KeyError(f"{PHRASES_FILE}: no phrase {key}")
+    words = entry.get(language or "en") or entry["en"]
     return words.format(**values) if values else words

@@ -167,8 +167,9 @@ class SecureSocketIOInput(SocketIOInput):
             session = await sio.get_session(sid, namespace=namespace)
             session_id = session.get("session_id")
             if not session_id:
-                await sio.emit(self.bot_message_evt, {"text": "Please reload the page to start a chat."},
-                               room=sid, namespace=namespace)
+                from bot.texts import text as words
+
+                await sio.emit(self.bot_message_evt, {"text": words("utter_web_reload")}, room=sid, namespace=namespace)
                 return
             if not isinstance(data, dict) or not clean_unicode(data):
                 return  # a lone surrogate cannot be stored (see bot.channels.clean_unicode)

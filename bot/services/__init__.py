@@ -1,13 +1,16 @@
 """Services: what the actions call. Each asks the store and returns a Reply (responses + slots).
 
 A Reply names responses from domain.yml and fills their variables; the words live in the
-domain (with short SMS variants), the facts come from the store. `short` is True on SMS.
+domain (with short SMS variants) and, for the pieces of sentences built from facts, in
+bot/knowledge/phrases.yml (`phrase`); the facts come from the store. `short` is True on SMS.
 """
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
+
+from bot.texts import phrase
 
 LIST_LIMIT = 5  # long lists: the first few, then an offer of more
 SMS_LIST_LIMIT = 3
@@ -43,29 +46,25 @@ def button(title: str, intent: str, **entities) -> Dict[str, str]:
 def day(d: Optional[dt.date], today: Optional[dt.date] = None) -> str:
     """'today', 'tomorrow', 'yesterday', or 'Tuesday, December 3'."""
     if d is None:
-        return "no date set"
+        return phrase("date.none")
     if isinstance(d, dt.datetime):
         d = d.date()
     today = today or dt.date.today()
-    delta = (d - today).days
-    if delta == 0:
-        return "today"
-    if delta == 1:
-        return "tomorrow"
-    if delta == -1:
-        return "yesterday"
-    text = f"{d:%A}, {d:%B} {d.day}"
-    return text if d.year == today.year else f"{text}, {d.year}"
+    near = {0: "date.today", 1: "date.tomorrow", -1: "date.yesterday"}.get((d - today).days)
+    if near:
+        return phrase(near)
+    if d.year == today.year:
+        return phrase("date.day", weekday=f"{d:%A}", month=f"{d:%B}", day=d.day)
+    return phrase("date.day_year", weekday=f"{d:%A}", month=f"{d:%B}", day=d.day, year=d.year)
 
 
 def time_of_day(t: dt.datetime) -> str:
-    hour = t.hour % 12 or 12
     minutes = f":{t.minute:02d}" if t.minute else ""
-    return f"{hour}{minutes} {'am' if t.hour < 12 else 'pm'}"
+    return phrase("time.am" if t.hour < 12 else "time.pm", hour=t.hour % 12 or 12, minutes=minutes)
 
 
 def when(t: dt.datetime, today: Optional[dt.date] = None) -> str:
-    return f"{day(t.date(), today)} at {time_of_day(t)}"
+    return phrase("date.when", day=day(t.date(), today), time=time_of_day(t))
 
 
 def bullets(items: Sequence[str]) -> str:

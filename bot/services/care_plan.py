@@ -6,23 +6,24 @@ from typing import Optional
 
 from bot.services import Reply, bullets, button, day, limited
 from bot.store.views import ActivityView
+from bot.texts import phrase
 
 
 def _who(a: ActivityView) -> str:
     if not a.responsible or a.responsible.lower() == "you":
-        return "you"
+        return phrase("plan.you")
     return a.responsible
 
 
 def _activity_line(a: ActivityView, today: dt.date) -> str:
     if a.overdue:
-        days = f"{a.days_overdue} day{'s' if a.days_overdue != 1 else ''}"
-        due = f"OVERDUE: was due {day(a.due_date, today)} ({days} ago)"
+        days = phrase("plan.days_one" if a.days_overdue == 1 else "plan.days_many", count=a.days_overdue)
+        due = phrase("plan.overdue", day=day(a.due_date, today), days=days)
     elif a.due_date is not None:
-        due = f"due {day(a.due_date, today)}"
+        due = phrase("plan.due", day=day(a.due_date, today))
     else:
-        due = "no due date"
-    return f"{a.description} ({due}; who: {_who(a)})"
+        due = phrase("plan.no_due_date")
+    return phrase("plan.step", description=a.description, due=due, who=_who(a))
 
 
 def next_steps(store, patient_id: str, *, short: bool, show_all: bool = False,
@@ -31,20 +32,21 @@ def next_steps(store, patient_id: str, *, short: bool, show_all: bool = False,
     reply = Reply()
     steps = store.next_steps_for(patient_id, today)
     if not steps.has_care_plan:
-        reply.say("utter_no_care_plan", buttons=[button("My care team", "ask_care_team"),
-                                                 button("My appointments", "ask_appointments")])
+        reply.say("utter_no_care_plan", buttons=[button(phrase("button.care_team"), "ask_care_team"),
+                                                 button(phrase("button.appointments"), "ask_appointments")])
         return reply
     reply.disclosed.append(("care plan", "next steps"))
     if steps.activities:
         shown, more = (list(steps.activities), 0) if show_all else limited(steps.activities, short)
         overdue = len(steps.overdue)
-        summary = (f"{overdue} of them {'is' if overdue == 1 else 'are'} overdue, so those come first."
-                   if overdue else "Nothing is overdue.")
+        summary = (phrase("plan.summary_overdue_one" if overdue == 1 else "plan.summary_overdue_many", count=overdue)
+                   if overdue else phrase("plan.summary_none"))
         reply.say("utter_next_steps", count=len(steps.activities), summary=summary,
                   steps=bullets([_activity_line(a, today) for a in shown]))
         if more:
             reply.say("utter_more_available", more=more,
-                      buttons=[button(f"Show all {len(steps.activities)}", "ask_next_steps", list_scope="all")])
+                      buttons=[button(phrase("button.show_all", count=len(steps.activities)), "ask_next_steps",
+                                      list_scope="all")])
     else:
         reply.say("utter_no_open_steps")
     if steps.goals and not (short and steps.activities):
@@ -52,9 +54,9 @@ def next_steps(store, patient_id: str, *, short: bool, show_all: bool = False,
         for g in steps.goals:
             parts = [g.description]
             if g.progress:
-                parts.append(f"so far: {g.progress}")
+                parts.append(phrase("plan.goal_so_far", progress=g.progress))
             if g.due_date:
-                parts.append(f"by {day(g.due_date, today)}")
+                parts.append(phrase("plan.goal_by", day=day(g.due_date, today)))
             lines.append("; ".join(parts))
         reply.say("utter_goals", goals=bullets(lines))
     if steps.activities:

@@ -7,47 +7,46 @@ from typing import Optional
 from bot.services import Reply, bullets, button, limited
 from bot.settings import CALLBACK_PROMISE, CLINIC_HOURS, CLINIC_MAIN_PHONE
 from bot.store.models import RESOURCE_CATEGORIES
+from bot.texts import phrase
 
-CATEGORY_LABELS = {
-    "timely care": "getting care quickly",
-    "provider communication": "how well providers explain",
-    "office staff": "helpful, courteous staff",
-    "overall": "overall",
-}
-RESOURCE_LABELS = {
-    "transportation": "Rides to appointments", "food": "Food help", "cost of care": "Help paying for care",
-    "support group": "Support groups", "caregiver": "Caregiver support", "education": "Classes",
-    "housing": "Housing help",
-}
+RATED = ("timely care", "provider communication", "office staff")
+RESOURCE_MENU = ("transportation", "food", "cost of care", "support group", "caregiver", "education", "housing")
+
+
+def _resource_label(category: str) -> str:
+    return phrase(f"resources.category.{category}")
 
 
 def _score(v: Optional[float]) -> str:
-    return "n/a" if v is None else f"{v:.0f}%"
+    return phrase("ratings.not_rated") if v is None else f"{v:.0f}%"
 
 
 def clinic_ratings(store, *, specialty: Optional[str], area: Optional[str], short: bool) -> Reply:
     reply = Reply()
     clinics = store.clinic_ratings(specialty=specialty, area=area)
-    scope = " ".join(x for x in (f"for {specialty}" if specialty else "", f"in {area.title()}" if area else "") if x)
+    scope = " ".join(x for x in (phrase("ratings.for", specialty=specialty) if specialty else "",
+                                 phrase("ratings.in", area=area.title()) if area else "") if x)
     if not clinics:
         clinics = store.clinic_ratings()
         if not clinics:
             reply.say("utter_no_ratings", clinic_phone=CLINIC_MAIN_PHONE)
             return reply
-        reply.say("utter_no_clinic_matches", scope=scope or "for that")
+        reply.say("utter_no_clinic_matches", scope=scope or phrase("ratings.for_that"))
         scope = ""
     shown, more = limited(clinics, short)
     lines = []
     for i, c in enumerate(shown, 1):
         if short:
-            lines.append(f"{i}. {c.name}: {_score(c.overall)} overall ({c.respondents} patients)")
+            lines.append(phrase("ratings.line_short", number=i, name=c.name, overall=_score(c.overall),
+                                respondents=c.respondents))
             continue
-        details = ", ".join(f"{CATEGORY_LABELS[k]} {_score(c.scores.get(k))}"
-                            for k in ("timely care", "provider communication", "office staff"))
-        lines.append(f"{i}. {c.name} ({c.area.title() if c.area else 'area not listed'}): "
-                     f"{_score(c.overall)} overall; {details}. {c.respondents} patients answered. Phone {c.phone}")
+        details = ", ".join(phrase("ratings.detail", label=phrase(f"ratings.category.{k}"),
+                                   score=_score(c.scores.get(k))) for k in RATED)
+        lines.append(phrase("ratings.line", number=i, name=c.name,
+                            area=c.area.title() if c.area else phrase("ratings.area_not_listed"),
+                            overall=_score(c.overall), details=details, respondents=c.respondents, phone=c.phone))
     reply.say("utter_clinic_ratings", scope=f" {scope}" if scope else "", clinics="\n".join(lines),
-              period=shown[0].period or "the latest survey")
+              period=shown[0].period or phrase("ratings.latest_survey"))
     return reply
 
 
@@ -57,8 +56,8 @@ def community_resources(store, *, category: Optional[str], area: Optional[str], 
         category = None
     if category is None:
         reply.say("utter_ask_resource_category",
-                  buttons=[button(label, "ask_community_resources", resource_category=cat)
-                           for cat, label in RESOURCE_LABELS.items()])
+                  buttons=[button(_resource_label(cat), "ask_community_resources", resource_category=cat)
+                           for cat in RESOURCE_MENU])
         reply.say("utter_211")
         return reply
     resources = store.community_resources(category, area=area)
@@ -69,19 +68,19 @@ def community_resources(store, *, category: Optional[str], area: Optional[str], 
     shown, more = limited(resources, short)
     lines = []
     for r in shown:
-        line = f"{r.name}: {r.description}" if not short else r.name
+        line = phrase("resources.line", name=r.name, description=r.description) if not short else r.name
         if r.phone:
-            line += f" Call {r.phone}." if not short else f" {r.phone}"
+            line += phrase("resources.call", phone=r.phone) if not short else f" {r.phone}"
         if r.web and not short:
             line += f" {r.web}"
         if r.eligibility and not short:
-            line += f" Who can use it: {r.eligibility}."
+            line += phrase("resources.who", eligibility=r.eligibility)
         if r.area and not short:
             line += f" ({r.area.title()})"
         lines.append(line)
-    reply.say("utter_community_resources", label=RESOURCE_LABELS[category].lower(),
-              area=f" near {area.title()}" if area else "", resources=bullets(lines),
-              more=f"\n(and {more} more: ask me to show them, or call 2-1-1)" if more else "")
+    reply.say("utter_community_resources", label=_resource_label(category).lower(),
+              area=phrase("resources.near", area=area.title()) if area else "", resources=bullets(lines),
+              more=phrase("resources.more", count=more) if more else "")
     reply.say("utter_211")
     return reply
 

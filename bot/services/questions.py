@@ -14,6 +14,7 @@ from typing import Dict, List, Optional
 import yaml
 
 from bot.services import Reply, bullets, button, numbered, when
+from bot.texts import phrase
 
 QUESTIONS_PATH = Path(__file__).resolve().parent.parent / "knowledge" / "questions.yml"
 SPECIALIST = "specialist visit"
@@ -43,18 +44,20 @@ def questions_for(situation: str, specialty: Optional[str] = None) -> List[str]:
     return questions
 
 
+def _situation_label(situation: str) -> str:
+    try:
+        return phrase(f"situation.{situation}")
+    except KeyError:
+        return situation.capitalize()
+
+
 def situation_buttons() -> List[Dict[str, str]]:
-    labels = {
-        "specialist visit": "Seeing a specialist", "new diagnosis": "A new diagnosis",
-        "new medicine": "A new medicine", "test or procedure": "A test or procedure",
-        "surgery": "Surgery", "hospital discharge": "Leaving the hospital", "checkup": "A checkup",
-    }
-    return [button(labels.get(s, s.capitalize()), "ask_questions_to_ask", care_situation=s)
-            for s in situations()]
+    return [button(_situation_label(s), "ask_questions_to_ask", care_situation=s) for s in situations()]
 
 
 def _specialist_title(specialty: Optional[str]) -> str:
-    return f"your {specialty} visit" if specialty else "your specialist visit"
+    return phrase("questions.your_visit_for", specialty=specialty) if specialty else phrase(
+        "questions.your_specialist_visit")
 
 
 def questions_to_ask(store, patient_id: Optional[str], *, situation: Optional[str], specialty: Optional[str],
@@ -77,30 +80,33 @@ def questions_to_ask(store, patient_id: Optional[str], *, situation: Optional[st
         if referral is not None:
             situation, specialty = SPECIALIST, referral.specialty
             if referral.appointment is not None:
-                heading = f"For {_specialist_title(specialty)} {when(referral.appointment.starts_at, today)}"
+                heading = phrase("questions.for_when", title=_specialist_title(specialty),
+                                 when=when(referral.appointment.starts_at, today))
             else:
-                who = referral.referring_provider or "your doctor"
-                heading = f"For {_specialist_title(specialty)} (your referral from {who})"
+                heading = phrase("questions.for_referral_from", title=_specialist_title(specialty),
+                                 who=referral.referring_provider or phrase("referral.your_doctor"))
             reply.disclosed.append(("referral", "questions for referral"))
         else:
             upcoming = store.upcoming_appointments_for(patient_id, now)
             visit = next((a for a in upcoming if a.specialty and a.specialty != "primary care"), None)
             if visit is not None:
                 situation, specialty = SPECIALIST, visit.specialty
-                with_whom = f" with {visit.provider_name}" if visit.provider_name else ""
-                heading = f"For {_specialist_title(specialty)}{with_whom} {when(visit.starts_at, today)}"
+                with_whom = phrase("appointment.with", who=visit.provider_name) if visit.provider_name else ""
+                heading = phrase("questions.for_with_when", title=_specialist_title(specialty), with_whom=with_whom,
+                                 when=when(visit.starts_at, today))
                 reply.disclosed.append(("appointment", "questions for visit"))
             else:
                 open_refs = store.open_referrals_for(patient_id)
                 if open_refs:
                     ref = open_refs[0]
                     situation, specialty = SPECIALIST, ref.specialty
-                    heading = f"For {_specialist_title(specialty)} (your referral, still to be booked)"
+                    heading = phrase("questions.for_to_book", title=_specialist_title(specialty))
                     reply.slots["focus_referral"] = ref.id
                     reply.disclosed.append(("referral", "questions for referral"))
                 elif upcoming:
                     situation = "checkup"
-                    heading = f"For your {upcoming[0].kind or 'visit'} {when(upcoming[0].starts_at, today)}"
+                    heading = phrase("questions.for_your_visit", kind=upcoming[0].kind or phrase("appointment.visit"),
+                                     when=when(upcoming[0].starts_at, today))
                     reply.disclosed.append(("appointment", "questions for visit"))
 
     if situation is None and specialty is None:
@@ -111,14 +117,14 @@ def questions_to_ask(store, patient_id: Optional[str], *, situation: Optional[st
     questions = questions_for(situation, specialty)
     if heading is None:
         title = _specialist_title(specialty) if situation == SPECIALIST and specialty else known[situation]
-        heading = f"For {title}"
+        heading = phrase("questions.for", title=title)
     if short:
         questions = questions[:4]
     tips = bank["before_any_visit"][: (2 if short else len(bank["before_any_visit"]))]
     reply.say("utter_questions_to_ask", heading=heading, questions=numbered(questions), tips=bullets(tips))
     if patient_id:
         reply.say("utter_offer_save_questions",
-                  buttons=[button("Save all of these", "save_question", question_ref="all")])
+                  buttons=[button(phrase("button.save_all"), "save_question", question_ref="all")])
     reply.slots.update({"last_situation": situation, "last_specialty": specialty,
                         "last_questions": questions})
     return reply
@@ -147,7 +153,7 @@ def save_questions(store, patient_id: str, *, text: str, question_ref: Optional[
         return reply
     added = sum(1 for q in chosen if store.save_question(patient_id, q, last_situation, now))
     total = len(store.saved_questions_for(patient_id))
-    reply.say("utter_questions_saved", count=added if added else "no new", total=total)
+    reply.say("utter_questions_saved", count=added if added else phrase("questions.no_new"), total=total)
     reply.disclosed.append(("saved question", "saved"))
     return reply
 

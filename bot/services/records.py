@@ -6,6 +6,7 @@ from typing import Optional
 
 from bot.services import Reply, bullets, button, day, limited, when
 from bot.settings import CLINIC_MAIN_PHONE, SMS_SHARES_DETAILS
+from bot.texts import phrase
 
 
 def test_results(store, patient_id: str, *, test_name: Optional[str], short: bool,
@@ -21,7 +22,7 @@ def test_results(store, patient_id: str, *, test_name: Optional[str], short: boo
         released = [r for r in released if match(r.name)] or released
         pending = [p for p in pending if match(p.name)] or pending
     if not released and not pending:
-        reply.say("utter_no_results", buttons=[button("My care team", "ask_care_team")])
+        reply.say("utter_no_results", buttons=[button(phrase("button.care_team"), "ask_care_team")])
         return reply
     if released:
         shown, more = limited(released, short)
@@ -31,27 +32,29 @@ def test_results(store, patient_id: str, *, test_name: Optional[str], short: boo
         else:
             lines = []
             for r in shown:
-                line = f"{r.name} ({r.status}, {day(r.resulted_on or r.ordered_on, today)})"
+                line = phrase("result.line", name=r.name, status=r.status,
+                              day=day(r.resulted_on or r.ordered_on, today))
+                provider = r.ordering_provider or phrase("result.your_provider")
                 if r.value:
-                    line += f": {r.value}{(' ' + r.unit) if r.unit else ''}"
+                    line += phrase("result.value", value=r.value, unit=(" " + r.unit) if r.unit else "")
                     if r.reference_range:
-                        line += f" (lab's usual range {r.reference_range})"
+                        line += phrase("result.range", range=r.reference_range)
                 if r.provider_note:
-                    line += f"\n  Note from {r.ordering_provider or 'your provider'}: \"{r.provider_note}\""
+                    line += phrase("result.note", provider=provider, note=r.provider_note)
                 else:
-                    line += f"\n  Ask {r.ordering_provider or 'your provider'} what this means for you."
+                    line += phrase("result.ask", provider=provider)
                 lines.append(line)
             reply.say("utter_results_released", results=bullets(lines),
-                      more=f"\n(and {more} older ones in the patient portal)" if more else "")
+                      more=phrase("result.more", count=more) if more else "")
         reply.disclosed.append(("test result", "released results"))
     if pending:
         lines = []
         for p in pending[: (3 if short else 6)]:
             if p.back_but_not_released:
-                lines.append(f"{p.name}: back, but {p.ordering_provider or 'your provider'} has not reviewed "
-                             f"and released it yet")
+                lines.append(phrase("result.back_not_released", name=p.name,
+                                    provider=p.ordering_provider or phrase("result.your_provider")))
             else:
-                lines.append(f"{p.name} (ordered {day(p.ordered_on, today)}): not back yet")
+                lines.append(phrase("result.not_back", name=p.name, day=day(p.ordered_on, today)))
         reply.say("utter_results_pending", results=bullets(lines))
         reply.disclosed.append(("test result", "pending results"))
     reply.say("utter_results_no_interpretation", clinic_phone=CLINIC_MAIN_PHONE)
@@ -67,26 +70,27 @@ def appointments(store, patient_id: str, *, specialty: Optional[str], short: boo
         upcoming = [a for a in upcoming if (a.specialty or "").lower() == specialty.lower()] or upcoming
     if not upcoming:
         reply.say("utter_no_appointments", clinic_phone=CLINIC_MAIN_PHONE,
-                  buttons=[button("My referrals", "ask_referral_status")])
+                  buttons=[button(phrase("button.referrals"), "ask_referral_status")])
         return reply
     shown, more = limited(upcoming, short)
     lines = []
     for a in shown:
-        who = f" with {a.provider_name}" if a.provider_name else ""
-        where = a.clinic_name or "the clinic"
+        who = phrase("appointment.with", who=a.provider_name) if a.provider_name else ""
+        where = a.clinic_name or phrase("appointment.the_clinic")
         if a.location and not short:
             where += f", {a.location}"
-        line = f"{when(a.starts_at, now.date())}: {a.kind or 'visit'}{who}, {where}"
+        line = phrase("appointment.line", when=when(a.starts_at, now.date()),
+                      kind=a.kind or phrase("appointment.visit"), who=who, where=where)
         if a.preparation:
-            line += f"\n  To prepare: {a.preparation}"
+            line += phrase("appointment.prepare", preparation=a.preparation)
         if a.clinic_phone and not short:
-            line += f"\n  To change it: {a.clinic_phone}"
+            line += phrase("appointment.change", phone=a.clinic_phone)
         lines.append(line)
     reply.say("utter_appointments", count=len(upcoming), appointments=bullets(lines),
-              more=f"\n(and {more} more later)" if more else "")
+              more=phrase("appointment.more", count=more) if more else "")
     reply.slots["last_specialty"] = shown[0].specialty if shown[0].specialty != "primary care" else None
     reply.say("utter_offer_questions_for_visit",
-              buttons=[button("What should I ask?", "ask_questions_to_ask")])
+              buttons=[button(phrase("button.what_to_ask"), "ask_questions_to_ask")])
     reply.disclosed.append(("appointment", "upcoming"))
     return reply
 
@@ -101,14 +105,15 @@ def care_team(store, patient_id: str, *, specialty: Optional[str], short: bool) 
         return reply
     lines = []
     for t in team:
-        role = t.role if t.role != "specialist" or not t.specialty else f"{t.specialty} specialist"
-        line = f"{t.name}: {role}"
+        role = t.role if t.role != "specialist" or not t.specialty else phrase("team.specialist",
+                                                                                   specialty=t.specialty)
+        line = phrase("team.line", name=t.name, role=role)
         if t.clinic_name and not short:
             line += f", {t.clinic_name}"
         if t.phone:
-            line += f". Phone {t.phone}"
+            line += phrase("team.phone", phone=t.phone)
         if t.can_message and not short:
-            line += ". You can message them in the patient portal"
+            line += phrase("team.portal")
         lines.append(line)
     reply.say("utter_care_team", team=bullets(lines))
     reply.disclosed.append(("care team", "listed"))
@@ -127,7 +132,7 @@ def medications(store, patient_id: str, *, medication: Optional[str], short: boo
     if short and not SMS_SHARES_DETAILS:
         changed = sum(1 for m in meds if m.change_note) + len(stopped)
         reply.say("utter_medications_sms", count=len(meds),
-                  changed=f" {changed} changed recently." if changed else "")
+                  changed=phrase("medication.changed_recently", count=changed) if changed else "")
         reply.disclosed.append(("medication", "count only"))
         return reply
     if medication:
@@ -149,12 +154,12 @@ def medications(store, patient_id: str, *, medication: Optional[str], short: boo
         if m.schedule:
             line += f", {m.schedule}"
         if m.prescriber:
-            line += f" (prescribed by {m.prescriber})"
+            line += phrase("medication.prescribed_by", prescriber=m.prescriber)
         if m.change_note:
-            line += f"\n  Changed: {m.change_note}"
+            line += phrase("medication.changed", note=m.change_note)
         lines.append(line)
     for m in stopped:
-        lines.append(f"STOPPED: {m.name}" + (f" ({m.change_note})" if m.change_note else ""))
+        lines.append(phrase("medication.stopped", name=m.name) + (f" ({m.change_note})" if m.change_note else ""))
     reply.say("utter_medications", medications=bullets(lines))
     reply.say("utter_medication_changes_with_prescriber")
     reply.disclosed.append(("medication", "listed"))
