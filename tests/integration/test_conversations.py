@@ -48,7 +48,7 @@ def test_robert_overdue_task_reported_done(chat_as, demo_db_url):
     db = Database(demo_db_url)
     with db.session() as s:
         s.execute(update(CareActivity).where(CareActivity.id == "demo-robert-act-bplog")
-                  .values(status="not-started", completed_on=None, completion_source=None,
+                  .values(status="not-started", completed_at=None, completion_source=None,
                           due_date=dt.date.today() - dt.timedelta(days=10)))
     db.dispose()
     robert = chat_as("demo-robert")
