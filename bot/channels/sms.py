@@ -47,6 +47,7 @@ from bot.sms.outbox import Outbox, ProviderClient
 from bot.sms.provider import E164, phone_ref, signature_ok, twilio_signature  # noqa: F401 - re-exported
 from bot.sms.segments import split_sms  # noqa: F401 - re-exported
 from bot.sms.verification import LOCK_MINUTES, LONG_LOCK_HOURS, looks_like_date, verify
+from bot.texts import phrase
 from bot.texts import text as say
 
 log = logging.getLogger(__name__)
@@ -313,7 +314,7 @@ class SmsInput(InputChannel):
                 for b in buttons:
                     choices.append(b.get("payload") or b.get("title") or "")
                     lines.append(f"{len(choices)}) {b.get('title', '')}")
-                part = (part + "\n" if part else "") + "Reply " + " ".join(lines)
+                part = (part + "\n" if part else "") + phrase("sms.reply_choices", choices=" ".join(lines))
             if part:
                 bodies.append(part)
         with self.db.session() as s:

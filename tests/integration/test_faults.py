@@ -74,6 +74,41 @@ def test_a_handoff_asked_for_while_the_action_server_is_down_is_recorded(assista
     assert assistant.restarts.get("actions", 0) >= 1
 
 
+def test_over_sms_and_the_web_page_a_failed_action_is_never_silence(assistant, sms_provider, token_for):
+    """The same fault on the other two channels: a texter asking for a person while the action
+    server is down is answered (and the request kept); a web chat asking for records while it is
+    stuck gets the apology, not silence."""
+    from tests.integration.test_security import Socket
+
+    number = "+15550100181"
+    os.killpg(assistant.procs["actions"].pid, signal.SIGKILL)
+    assert _send(assistant, number, "can i talk to a real person").status_code == 200
+    reply = " ".join(sms_provider.wait_for(number, 1, timeout=60))
+    assert CLINIC in reply and "911" in reply
+    wait_healthy(assistant)
+
+    async def web_chat():
+        import asyncio
+
+        tab = Socket(assistant, token=token_for("demo-linda"))
+        await tab.open()
+        group = assistant.procs["actions"].pid
+        os.killpg(group, signal.SIGSTOP)
+        try:
+            answer = await tab.say("what medicines am i taking", wait=30)
+        finally:
+            os.killpg(group, signal.SIGCONT)
+        await tab.close()
+        await asyncio.sleep(0)
+        return answer
+
+    import asyncio
+
+    answer = asyncio.run(web_chat())
+    assert "can't do that right now" in answer and CLINIC in answer and "furosemide" not in answer
+    wait_healthy(assistant)
+
+
 def test_a_locked_store_gets_an_apology_within_seconds_and_never_a_record_without_its_audit(
         assistant, chat_as, demo_db_url):
     maria = chat_as("demo-maria")
