@@ -153,7 +153,8 @@ class ActionRequestHuman(CareAction):
         verified = identity.patient_id if identity.verified else None
         reply = directory.request_human(care_store(), verified, reason=_recent_topic(tracker),
                                         channel=channel_of(tracker) or "unknown",
-                                        conversation_id=tracker.sender_id)
+                                        conversation_id=tracker.sender_id,
+                                        urgent=bool(tracker.get_slot("emergency_category")))
         return self.deliver(dispatcher, tracker, reply, verified)
 
 

@@ -130,10 +130,10 @@ def cmd_audit(args: argparse.Namespace) -> int:
               "(see 'carenav patients')", file=sys.stderr)
         return 1
     rows = store.audit_for(args.patient_id, limit=args.limit)
-    print("time\tconversation\tchannel\trecord kind\taction")
+    print("time\tconversation\tchannel\trecord kind\taction\tstaff")
     for r in rows:
         print(f"{r.at:%Y-%m-%d %H:%M:%S}\t{r.conversation_id or '-'}\t{r.channel or '-'}\t"
-              f"{r.record_kind}\t{r.action}")
+              f"{r.record_kind}\t{r.action}\t{r.actor or '-'}")
     if not rows:
         print(f"(no record of {args.patient_id} has been shown to any conversation)", file=sys.stderr)
     return 0
@@ -205,6 +205,25 @@ def cmd_retention_purge(args: argparse.Namespace) -> int:
     for kind, n in purge(db, older_than_days=days).items():
         print(f"{kind}\t{n} removed")
     print(f"personal text older than {days} days removed", file=sys.stderr)
+    return 0
+
+
+def cmd_staff_add(args: argparse.Namespace) -> int:
+    import getpass
+
+    from bot.console.accounts import AccountError, StaffAccounts
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"password for {args.email} (12 characters or more): ")
+    db = _open_store(create=True)
+    try:
+        staff = StaffAccounts(db).add(args.email, password, args.role)
+    except AccountError as exc:
+        print(f"carenav: {exc}", file=sys.stderr)
+        return 1
+    print(f"staff account {staff.email} ({staff.role}) added")
     return 0
 
 
@@ -319,6 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("sender_id", help="the conversation's sender id")
     export.add_argument("--out", metavar="FILE", help="write the story here (default: standard output)")
     export.set_defaults(func=cmd_story_export)
+
+    staff = sub.add_parser("staff", help="care-team accounts for the console (/staff/ on the web app)")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True)
+    sadd = staff_sub.add_parser("add", help="add a staff account (the password from a prompt, or one line on stdin)")
+    sadd.add_argument("email")
+    sadd.add_argument("--role", required=True, choices=["coordinator", "nurse", "admin"])
+    sadd.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    sadd.set_defaults(func=cmd_staff_add)
 
     patient = sub.add_parser("patient", help="a patient's rights: everything held about them, or forget them")
     patient_sub = patient.add_subparsers(dest="patient_command", required=True)

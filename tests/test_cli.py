@@ -78,8 +78,8 @@ def test_audit_lists_disclosures_with_ids_only(tmp_path):
     store.record_disclosure("demo-maria", "test result", "released results", conversation_id="conv-42", channel="rest")
     store.record_disclosure("demo-james", "referral", "reason", conversation_id="conv-7", channel="sms")
     out = carenav("audit", "demo-maria", db_url=url).stdout.strip().splitlines()
-    assert out[0] == "time\tconversation\tchannel\trecord kind\taction"
-    assert len(out) == 2 and out[1].split("\t")[1:] == ["conv-42", "rest", "test result", "released results"]
+    assert out[0] == "time\tconversation\tchannel\trecord kind\taction\tstaff"
+    assert len(out) == 2 and out[1].split("\t")[1:] == ["conv-42", "rest", "test result", "released results", "-"]
     assert "Maria" not in "\n".join(out) and "conv-7" not in "\n".join(out)
     missing = carenav("audit", "nobody", db_url=url, check=False)
     assert missing.returncode == 1 and "no patient" in missing.stderr

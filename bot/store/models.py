@@ -270,6 +270,7 @@ class CallbackRequest(Base):
     channel = Column(String(32), nullable=False, default="unknown")
     created_at = Column(DateTime, nullable=False)
     status = Column(String(16), nullable=False, default="open")  # open|called|closed
+    urgent = Column(Boolean, nullable=True, default=False)  # asked for after an emergency answer
 
 
 class SavedQuestion(Base):
@@ -295,6 +296,7 @@ class AuditEvent(Base):
     patient_id = Column(ID, nullable=False, index=True)
     record_kind = Column(String(32), nullable=False)
     action = Column(String(64), nullable=False)
+    actor = Column(String(254), nullable=True)  # a staff member's email for staff views; None: a conversation
 
 
 class SmsSession(Base):
@@ -336,6 +338,30 @@ class SmsInbound(Base):
     received_at = Column(DateTime, nullable=False)
     status = Column(String(16), nullable=False, default="pending")  # pending|done
     processed_at = Column(DateTime, nullable=True)
+
+
+class StaffUser(Base):
+    """A care-team member who signs in to the console (bot/console/)."""
+
+    __tablename__ = "staff_users"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    email = Column(String(254), nullable=False, unique=True)
+    password_hash = Column(String(256), nullable=False)  # argon2id
+    role = Column(String(16), nullable=False)  # coordinator | nurse | admin
+    failed_logins = Column(Integer, nullable=False, default=0)
+    locked_until = Column(DateTime, nullable=True)
+    created_at = Column(DateTime, nullable=False)
+
+
+class StaffSession(Base):
+    """A signed-in console session: only a hash of its cookie is kept."""
+
+    __tablename__ = "staff_sessions"
+    token_hash = Column(String(64), primary_key=True)
+    user_id = Column(Integer, ForeignKey("staff_users.id"), nullable=False, index=True)
+    csrf = Column(String(64), nullable=False)
+    created_at = Column(DateTime, nullable=False)
+    last_seen = Column(DateTime, nullable=False)
 
 
 class SmsOutbox(Base):

@@ -353,11 +353,11 @@ class CareStore:
     # ---- hand-off, saved questions, audit
     def record_callback_request(self, patient_id: Optional[str], reason: Optional[str],
                                 channel: str, conversation_id: Optional[str] = None,
-                                now: Optional[dt.datetime] = None) -> int:
+                                now: Optional[dt.datetime] = None, urgent: bool = False) -> int:
         with self.db.session() as s:
             row = m.CallbackRequest(patient_id=patient_id, reason=reason, channel=channel,
                                     conversation_id=conversation_id,
-                                    created_at=now or dt.datetime.now(), status="open")
+                                    created_at=now or dt.datetime.now(), status="open", urgent=urgent)
             s.add(row)
             s.flush()
             return row.id
@@ -417,5 +417,6 @@ class CareStore:
                 q = q.where(m.AuditEvent.patient_id == patient_id)
             rows = s.execute(q.order_by(m.AuditEvent.at.desc(), m.AuditEvent.id.desc()).limit(limit)).scalars().all()
             return [AuditView(at=r.at, conversation_id=r.conversation_id, channel=r.channel,
-                              patient_id=r.patient_id, record_kind=r.record_kind, action=r.action)
+                              patient_id=r.patient_id, record_kind=r.record_kind, action=r.action,
+                              actor=r.actor)
                     for r in rows]

@@ -197,6 +197,7 @@ class AuditView:
     patient_id: str
     record_kind: str
     action: str
+    actor: Optional[str] = None  # the staff member, for a staff view
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,9 @@ def create_app(rasa_url: str = "http://localhost:5005", store=None, demo_signin:
     app.router.add_get("/demo/patients", demo_patients)
     app.router.add_post("/demo/sign-in", demo_sign_in)
     app.router.add_static("/static/", STATIC, show_index=False)
+    from bot.console.api import add_routes
+
+    add_routes(app, lambda: care_store().db)
     return app
 
 
