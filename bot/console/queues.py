@@ -31,11 +31,54 @@ def callbacks(db, staff_email: str, status: str = "open", now: Optional[dt.datet
     with db.session() as s:
         rows = s.execute(select(m.CallbackRequest).where(m.CallbackRequest.status == status)
                          .order_by(m.CallbackRequest.created_at, m.CallbackRequest.id)).scalars().all()
-        out = [{"id": r.id, "patient_id": r.patient_id, "reason": r.reason, "channel": r.channel,
-                "created_at": r.created_at.isoformat(timespec="seconds"), "status": r.status,
-                "urgent": bool(r.urgent)} for r in rows]
+        out = [_callback_view(r) for r in rows]
         _audit(s, staff_email, [r.patient_id for r in rows], "callback request", "listed in the hand-off queue", now)
     return out
+
+
+OUTCOMES = ("reached", "no_answer", "left_message")
+
+
+class QueueError(ValueError):
+    """A hand-off cannot be changed as asked (the message says why; the API answers 409 or 404)."""
+
+
+def _callback_view(r: m.CallbackRequest) -> dict:
+    return {"id": r.id, "patient_id": r.patient_id, "reason": r.reason, "channel": r.channel,
+            "created_at": r.created_at.isoformat(timespec="seconds"), "status": r.status,
+            "urgent": bool(r.urgent), "claimed_by": r.claimed_by, "outcome": r.outcome,
+            "notes": r.notes.splitlines() if r.notes else []}
+
+
+def work_on(db, staff_email: str, callback_id: int, action: str, note: Optional[str] = None,
+            outcome: Optional[str] = None, now: Optional[dt.datetime] = None) -> dict:
+    """Claim a hand-off, add a note to it, or resolve it with an outcome; audited."""
+    now = now or dt.datetime.now()
+    with db.session() as s:
+        row = s.get(m.CallbackRequest, callback_id)
+        if row is None:
+            raise LookupError(callback_id)
+        if row.status != "open":
+            raise QueueError("this hand-off is already resolved")
+        if action == "claim":
+            if row.claimed_by and row.claimed_by != staff_email:
+                raise QueueError(f"{row.claimed_by} is already working on it")
+            row.claimed_by, row.claimed_at = staff_email, now
+        elif action == "note":
+            text = " ".join((note or "").split())[:1000]
+            if not text:
+                raise QueueError("the note is empty")
+            row.notes = ((row.notes + "\n") if row.notes else "") + f"{now:%Y-%m-%d %H:%M} {staff_email}: {text}"
+        elif action == "resolve":
+            if outcome not in OUTCOMES:
+                raise QueueError(f"the outcome is one of {', '.join(OUTCOMES)}")
+            row.status, row.outcome, row.resolved_at = "closed", outcome, now
+            row.claimed_by = row.claimed_by or staff_email
+        else:
+            raise QueueError(f"unknown action {action}")
+        if row.patient_id:
+            _audit(s, staff_email, [row.patient_id], "callback request", f"hand-off {action}", now)
+        return _callback_view(row)
 
 
 def referral_flags(db, staff_email: str, flag: Optional[str] = None, today: Optional[dt.date] = None,

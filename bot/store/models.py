@@ -271,6 +271,11 @@ class CallbackRequest(Base):
     created_at = Column(DateTime, nullable=False)
     status = Column(String(16), nullable=False, default="open")  # open|called|closed
     urgent = Column(Boolean, nullable=True, default=False)  # asked for after an emergency answer
+    claimed_by = Column(String(254), nullable=True)  # the staff member working on it
+    claimed_at = Column(DateTime, nullable=True)
+    notes = Column(Text, nullable=True)  # staff notes, one a line: "time email: note"
+    outcome = Column(String(16), nullable=True)  # reached | no_answer | left_message
+    resolved_at = Column(DateTime, nullable=True)
 
 
 class SavedQuestion(Base):

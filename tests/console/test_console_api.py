@@ -74,11 +74,47 @@ def test_the_hand_off_queue_lists_callbacks_oldest_first_urgent_marked_and_audit
         return await (await client.get("/staff/api/callbacks?status=open")).json()
 
     queue = run(db, scenario)
-    assert queue[0] == {"id": first, "patient_id": "demo-linda", "reason": "asked about: medications",
-                        "channel": "sms", "created_at": "2026-03-01T09:00:00", "status": "open", "urgent": True}
+    assert {k: queue[0][k] for k in ("id", "patient_id", "reason", "channel", "created_at", "status", "urgent")} == {
+        "id": first, "patient_id": "demo-linda", "reason": "asked about: medications", "channel": "sms",
+        "created_at": "2026-03-01T09:00:00", "status": "open", "urgent": True}
     assert queue[1]["patient_id"] is None and queue[1]["urgent"] is False
     audit = [a for a in store.audit_for("demo-linda") if a.channel == "staff"]
     assert [(a.actor, a.record_kind) for a in audit] == [("megan@clinic.example", "callback request")]
+
+
+def test_a_coordinator_claims_notes_and_resolves_a_hand_off_and_nobody_else_can_take_it(db):
+    from bot.store.queries import CareStore
+
+    StaffAccounts(db).add("nina@clinic.example", PASSWORD, "nurse")
+    store = CareStore(db)
+    handoff = store.record_callback_request("demo-robert", "asked about: next steps", "rest", "c9")
+
+    async def scenario(client):
+        csrf = (await (await sign_in(client)).json())["csrf"]
+        headers = {"X-CSRF-Token": csrf}
+        base = f"/staff/api/callbacks/{handoff}"
+        forged = (await client.post(f"{base}/claim")).status
+        claimed = await (await client.post(f"{base}/claim", headers=headers)).json()
+        noted = await (await client.post(f"{base}/note", json={"note": "called, no answer; try after 5"},
+                                         headers=headers)).json()
+        async with TestClient(TestServer(client.server.app)) as other:  # a second staff member
+            csrf2 = (await (await other.post("/staff/api/login", json={"email": "nina@clinic.example",
+                                                                       "password": PASSWORD})).json())["csrf"]
+            taken = (await other.post(f"{base}/claim", headers={"X-CSRF-Token": csrf2})).status
+        bad = (await client.post(f"{base}/resolve", json={"outcome": "whatever"}, headers=headers)).status
+        done = await (await client.post(f"{base}/resolve", json={"outcome": "left_message"}, headers=headers)).json()
+        again = (await client.post(f"{base}/note", json={"note": "x"}, headers=headers)).status
+        open_now = await (await client.get("/staff/api/callbacks?status=open")).json()
+        return forged, claimed, noted, taken, bad, done, again, open_now
+
+    forged, claimed, noted, taken, bad, done, again, open_now = run(db, scenario)
+    assert forged == 403 and claimed["claimed_by"] == "megan@clinic.example"
+    assert noted["notes"][0].endswith("megan@clinic.example: called, no answer; try after 5")
+    assert taken == 409 and bad == 409 and again == 409
+    assert done["status"] == "closed" and done["outcome"] == "left_message"
+    assert handoff not in [c["id"] for c in open_now]
+    actions = [a.action for a in store.audit_for("demo-robert") if a.channel == "staff"]
+    assert {"hand-off claim", "hand-off note", "hand-off resolve"} <= set(actions)
 
 
 def test_the_referral_loop_flags_referrals_not_scheduled_and_reports_not_back(db):
