@@ -49,10 +49,9 @@ class Run:
         return len(self.latencies) + self.errors
 
     def pct(self, p: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
+        from bench.seeded import percentile_ms
+
+        return percentile_ms(self.latencies, p)
 
     @property
     def rate(self) -> float:

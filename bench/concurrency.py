@@ -38,8 +38,9 @@ class Level:
     seconds: float = 0.0
 
     def pct(self, p: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000 if ordered else 0.0
+        from bench.seeded import percentile_ms
+
+        return percentile_ms(self.latencies, p, empty=0.0)
 
 
 async def conversation(session, url, sender, token, turns, level: Level) -> None:

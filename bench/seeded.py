@@ -1,14 +1,22 @@
 """What the load benchmarks share: CareNav (Rasa + action server) on a freshly seeded demo store,
-and tokens for the demo patients, signed with the benchmark's own secret."""
+tokens for the demo patients signed with the benchmark's own secret, and the percentile they report."""
 from __future__ import annotations
 
 import os
 import tempfile
 from pathlib import Path
-from typing import List, Optional, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 SECRET = "carenav-bench-secret-0123456789abcdef0123456789abcdef0123"
 PATIENTS = ["demo-maria", "demo-james", "demo-linda", "demo-robert", "demo-aisha", "demo-tom"]
+
+
+def percentile_ms(seconds: Sequence[float], p: float, empty: float = float("nan")) -> float:
+    """The p-th percentile (nearest rank) of latencies given in seconds, in milliseconds."""
+    if not seconds:
+        return empty
+    ordered = sorted(seconds)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))] * 1000
 
 
 def seeded_carenav(port: int, prefix: str, ttl_seconds: int = 3600) -> Optional[Tuple[object, List[str], Path]]:

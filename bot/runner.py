@@ -46,14 +46,6 @@ def _http_status(url: str) -> Optional[int]:
         return None
 
 
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
 def write_endpoints(path: Path, action_port: int, db_url: Optional[str] = None,
                     secret: Optional[str] = None) -> Path:
     """An endpoints file pointing Rasa at the action server on the given port, with the action
@@ -148,7 +140,8 @@ class Assistant:
                     self.stop()
                     where = f" (see {self.log_dir / (name + '.log')})" if self.log_dir else ""
                     raise RuntimeError(f"the {name} server exited with code {proc.returncode}{where}")
-                if _http_ok(url) if name != "web" else _http_status(url) is not None:
+                status = _http_status(url)  # the web page answers (503 until the others are up)
+                if status == 200 or (name == "web" and status is not None):
                     del pending[name]
             if not pending:
                 return

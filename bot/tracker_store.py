@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import sys
 import time
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
@@ -103,18 +102,11 @@ if SQLTrackerStore is not None:
 
         @contextlib.contextmanager
         def session_scope(self):
-            inner = super().session_scope()
-            session = inner.__enter__()  # Rasa's own checks (the PostgreSQL schema) run here
-            try:
-                yield session
-            except ValueError as exc:
-                inner.__exit__(None, None, None)
-                raise TrackerStoreValueError(type(exc).__name__) from None
-            except BaseException:
-                if not inner.__exit__(*sys.exc_info()):
-                    raise
-            else:
-                inner.__exit__(None, None, None)
+            with super().session_scope() as session:  # Rasa's own checks (the PostgreSQL schema) run here
+                try:
+                    yield session
+                except ValueError as exc:  # turned into an error Rasa's scope lets through
+                    raise TrackerStoreValueError(type(exc).__name__) from None
 
         def _additional_events(self, session, tracker):
             for event in super()._additional_events(session, tracker):

@@ -44,8 +44,8 @@ from bot.metadata import SMS_CLAIM as SMS_CLAIM_KEY
 from bot.metadata import SMS_LOCKED, SMS_MARKER, SMS_VERIFY
 from bot.sms.inbound import Inbox
 from bot.sms.outbox import Outbox, ProviderClient
-from bot.sms.provider import E164, phone_ref, signature_ok, twilio_signature  # noqa: F401 - re-exported
-from bot.sms.segments import split_sms  # noqa: F401 - re-exported
+from bot.sms.provider import E164, phone_ref, signature_ok
+from bot.sms.segments import split_sms
 from bot.sms.verification import LOCK_MINUTES, LONG_LOCK_HOURS, looks_like_date, verify
 from bot.texts import phrase
 from bot.texts import text as say

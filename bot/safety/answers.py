@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from typing import Optional
 
-from bot.texts import DOMAIN_FILE, text  # noqa: F401 - text is this module's API too
+from bot.texts import text
 
 log = logging.getLogger(__name__)
 NOTES = {"utter_emergency_911": "utter_safety_note_911", "utter_emergency_988": "utter_safety_note_988",

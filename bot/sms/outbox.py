@@ -24,6 +24,7 @@ from typing import List, Optional, Tuple
 import aiohttp
 
 from bot.settings import settings
+from bot.sms.provider import phone_ref
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +39,6 @@ TO_SEND = ("pending", "failed")  # "failed": older versions' name for pending af
 def backoff(attempts: int) -> dt.timedelta:
     """How long to wait after the `attempts`-th failed try."""
     return dt.timedelta(seconds=min(FIRST_RETRY_SECONDS * 2 ** max(attempts - 1, 0), MAX_RETRY_SECONDS))
-
-
-def _ref(phone: str) -> str:
-    from bot.sms.provider import phone_ref
-
-    return phone_ref(phone)
 
 
 class ProviderClient:
@@ -118,10 +113,10 @@ class Outbox:
             if permanent or now - row.created_at >= RETRY_WINDOW:
                 row.status, row.next_attempt_at = "undeliverable", None
                 log.error("sms outbox=%s to=%s undeliverable after %s tries (%s): listed for staff", outbox_id,
-                          _ref(to), row.attempts, error.split(":")[0])
+                          phone_ref(to), row.attempts, error.split(":")[0])
             else:
                 row.status, row.next_attempt_at = "pending", now + backoff(row.attempts)
-                log.warning("sms outbox=%s to=%s try %s failed (%s); next at %s", outbox_id, _ref(to),
+                log.warning("sms outbox=%s to=%s try %s failed (%s); next at %s", outbox_id, phone_ref(to),
                             row.attempts, error.split(":")[0], row.next_attempt_at.strftime("%H:%M:%S"))
         return False
 
@@ -130,7 +125,7 @@ class Outbox:
         try:
             ids = self.enqueue(to, bodies)
         except Exception as exc:  # the store is down: the patient still gets the reply
-            log.error("sms outbox unavailable (%s): sending to=%s without it", type(exc).__name__, _ref(to))
+            log.error("sms outbox unavailable (%s): sending to=%s without it", type(exc).__name__, phone_ref(to))
             ok = True
             for body in bodies:
                 ok = (await self.client.post(to, body))[0] and ok

@@ -149,7 +149,7 @@ def test_an_sms_provider_outage_is_ridden_out(assistant, sms_provider):
 
 
 def test_the_same_inbound_message_is_answered_once(assistant, sms_provider):
-    from bot.channels.sms import twilio_signature
+    from bot.sms.provider import twilio_signature
     from tests.conftest import SMS_AUTH_TOKEN
 
     number = "+15550100177"

@@ -306,7 +306,7 @@ def test_ordinary_text_and_pictures_during_the_date_of_birth_step_are_not_counte
     for ordinary in ("hi", "are my results back?", "\U0001F600", "1"):
         assert "doesn't match" not in robert.text(ordinary), ordinary
     url = rasa(assistant, "/webhooks/sms/webhook")
-    from bot.channels.sms import twilio_signature
+    from bot.sms.provider import twilio_signature
     from tests.conftest import SMS_AUTH_TOKEN
 
     picture = {"From": robert.number, "To": "+15550109999", "Body": "", "NumMedia": "1",

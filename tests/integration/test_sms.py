@@ -6,7 +6,8 @@ import uuid
 
 import requests
 
-from bot.channels.sms import split_sms, twilio_signature
+from bot.sms.provider import twilio_signature
+from bot.sms.segments import split_sms
 from tests.conftest import SMS_AUTH_TOKEN
 
 
