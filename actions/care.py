@@ -154,7 +154,8 @@ class ActionRequestHuman(CareAction):
         reply = directory.request_human(care_store(), verified, reason=_recent_topic(tracker),
                                         channel=channel_of(tracker) or "unknown",
                                         conversation_id=tracker.sender_id,
-                                        urgent=bool(tracker.get_slot("emergency_category")))
+                                        urgent=bool(tracker.get_slot("emergency_category")),
+                                        language=tracker.get_slot("language"))
         return self.deliver(dispatcher, tracker, reply, verified)
 
 

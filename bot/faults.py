@@ -67,7 +67,8 @@ def record_handoff(tracker: Any) -> Optional[str]:
     try:
         store = _store()
         store.record_callback_request(patient_id, "asked while the assistant's action server was not answering",
-                                      channel, tracker.sender_id, urgent=bool(tracker.get_slot("emergency_category")))
+                                      channel, tracker.sender_id, urgent=bool(tracker.get_slot("emergency_category")),
+                                      language=tracker.get_slot("language"))
         if patient_id:
             store.record_disclosure(patient_id, "callback request", "recorded",
                                     conversation_id=tracker.sender_id, channel=channel)

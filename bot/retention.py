@@ -3,7 +3,8 @@
 Personal text is what patients typed and what the assistant answered them: the conversations in
 Rasa's tracker store (`events`: messages, the answers with medicines and results), inbound SMS
 bodies (`sms_inbound`), outgoing SMS (`sms_outbox`), the question an SMS texter asked before
-verifying (`sms_sessions.pending_text`), and web chat sessions (`web_sessions`). The clinical
+verifying (`sms_sessions.pending_text`), web chat sessions (`web_sessions`), and what the care team
+told a patient from the console (`patient_notices`). The clinical
 record itself (care plans, referrals, results, medicines) is the clinic's record and is not
 touched here; the audit trail holds ids only and is always kept.
 
@@ -123,6 +124,8 @@ def purge(db, older_than_days: Optional[int] = None, now: Optional[dt.datetime] 
         s.execute(update(m.SmsSession).where(stale, m.SmsSession.opted_out.is_(True))  # STOP is kept
                   .values(pending_text=None, choices=None, verified_patient_id=None, verified_until=None))
         counts["web sessions"] = s.execute(delete(m.WebSession).where(m.WebSession.updated_at < cutoff)).rowcount or 0
+        counts["care team messages"] = s.execute(delete(m.PatientNotice).where(m.PatientNotice.created_at < cutoff)
+                                                 ).rowcount or 0
     log.info("retention purge (older than %s days): %s", days, counts)
     return counts
 
@@ -198,6 +201,8 @@ def forget(db, patient_id: str, tracker_url: Optional[str] = None, now: Optional
         counts["web sessions"] = s.execute(delete(m.WebSession).where(m.WebSession.owner == patient_id)).rowcount or 0
         counts["saved questions"] = s.execute(delete(m.SavedQuestion).where(m.SavedQuestion.patient_id == patient_id)
                                               ).rowcount or 0
+        counts["care team messages"] = s.execute(delete(m.PatientNotice).where(
+            m.PatientNotice.patient_id == patient_id)).rowcount or 0
     _audit(db, patient_id, "forgotten", now)
     log.info("patient=%s forgotten: %s", patient_id, counts)
     return counts

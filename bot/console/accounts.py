@@ -18,7 +18,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import Optional
+from typing import List, Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -31,6 +31,7 @@ ROLES = ("coordinator", "nurse", "admin")
 MAX_FAILED = 5
 LOCK_MINUTES = 15
 IDLE_MINUTES = 30
+COOKIE = "carenav_staff"  # the session cookie, Path=/staff (the pages and the JSON API share it)
 _hasher = PasswordHasher()
 
 
@@ -124,6 +125,13 @@ class StaffAccounts:
             row.last_seen = now
             user = s.get(m.StaffUser, row.user_id)
             return SessionInfo(Staff(user.id, user.email, user.role), row.csrf)
+
+    def all(self) -> List[Staff]:
+        from sqlalchemy import select
+
+        with self.db.session() as s:
+            return [Staff(u.id, u.email, u.role)
+                    for u in s.execute(select(m.StaffUser).order_by(m.StaffUser.email)).scalars()]
 
     def logout(self, token: Optional[str]) -> None:
         if not token:

@@ -17,9 +17,8 @@ from typing import Callable
 from aiohttp import web
 
 from bot.console import queues
-from bot.console.accounts import IDLE_MINUTES, SessionInfo, StaffAccounts
+from bot.console.accounts import COOKIE, IDLE_MINUTES, SessionInfo, StaffAccounts
 
-COOKIE = "carenav_staff"
 MAX_BODY = 4096
 
 

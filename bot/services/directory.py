@@ -86,10 +86,13 @@ def community_resources(store, *, category: Optional[str], area: Optional[str], 
 
 
 def request_human(store, patient_id: Optional[str], *, reason: Optional[str], channel: str,
-                  conversation_id: str, now: Optional[dt.datetime] = None, urgent: bool = False) -> Reply:
-    """Record a hand-off for the care team (urgent after an emergency answer) and say when."""
+                  conversation_id: str, now: Optional[dt.datetime] = None, urgent: bool = False,
+                  language: Optional[str] = None) -> Reply:
+    """Record a hand-off for the care team (urgent after an emergency answer; in the conversation's
+    language, which staff see) and say when."""
     reply = Reply()
-    store.record_callback_request(patient_id, reason, channel, conversation_id, now, urgent=urgent)
+    store.record_callback_request(patient_id, reason, channel, conversation_id, now, urgent=urgent,
+                                  language=language)
     if patient_id:
         reply.say("utter_callback_recorded", promise=CALLBACK_PROMISE, clinic_phone=CLINIC_MAIN_PHONE,
                   hours=CLINIC_HOURS)

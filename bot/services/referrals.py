@@ -5,6 +5,7 @@ import datetime as dt
 from typing import List, Optional
 
 from bot.services import Reply, bullets, button, day, when
+from bot.settings import SMS_SHARES_DETAILS
 from bot.store.views import ReferralView
 from bot.texts import phrase
 
@@ -30,6 +31,16 @@ def _label(ref: ReferralView) -> str:
 
 def _referrer(ref: ReferralView) -> str:
     return ref.referring_provider or phrase("referral.your_doctor")
+
+
+def _report_summary(ref: ReferralView) -> Optional[str]:
+    """The care team's plain-language summary of the specialist's report, once the visit is done and
+    the report is back; None otherwise (the answers then say only whether it came back)."""
+    return ref.report_summary if ref.status == "completed" and ref.report_received else None
+
+
+def _report_next_steps(ref: ReferralView) -> str:
+    return ref.report_next_steps or phrase("referral.report_next_default", referrer=_referrer(ref))
 
 
 def pick_referral(store, patient_id: str, specialty: Optional[str], focus_referral_id: Optional[str],
@@ -87,6 +98,10 @@ def referral_reason(store, patient_id: str, *, specialty: Optional[str], focus_r
     reply.say("utter_referral_reason", referrer=ref.referring_provider or phrase("referral.your_doctor_capital"),
               specialty=ref.specialty or phrase("referral.a_specialist"), to=to, phone=phone, why=why,
               urgency=_priority(ref.priority), status=status, sent=day(ref.sent_on, today))
+    if _report_summary(ref) is not None:  # the visit happened and the report is back: what to do now
+        reply.say("utter_referral_what_happens_after",
+                  after=phrase("referral.report_back", next_steps=_report_next_steps(ref)))
+        reply.disclosed.append(("referral", "report next steps"))
     buttons = [button(phrase("button.ask_them"), "ask_questions_to_ask"),
                button(phrase("button.what_next"), "ask_referral_status")]
     reply.say("utter_referral_follow_up", buttons=buttons)
@@ -111,9 +126,17 @@ def referral_status(store, patient_id: str, *, specialty: Optional[str], focus_r
     if ref.status == "scheduled" and ref.appointment is not None:
         where = phrase("referral.at_place", place=ref.appointment.location) if ref.appointment.location else ""
         steps.append(phrase("referral.step_booked", when=when(ref.appointment.starts_at, today), where=where))
-    if ref.status == "completed":
+    summary = _report_summary(ref)
+    if ref.status == "completed" and summary is None:
         steps.append(phrase("referral.step_seen") + phrase("referral.step_report_back" if ref.report_received
                                                            else "referral.step_report_not_back"))
+    elif summary is not None:
+        # the care team's summary, as written (by text only where the clinic allows details), and what to do next
+        shown = not short or SMS_SHARES_DETAILS
+        steps.append(phrase("referral.step_seen") + (phrase("referral.step_report_summary", summary=summary)
+                                                     if shown else phrase("referral.step_report_back_sms")))
+        steps.append(phrase("referral.report_next_steps", next_steps=_report_next_steps(ref)))
+        reply.disclosed.append(("referral", "specialist report" if shown else "report next steps"))
     if ref.status in ("cancelled", "declined"):
         steps.append(phrase(f"referral.step_{ref.status}", day=day(ref.status_date, today), referrer=_referrer(ref)))
     reply.say("utter_referral_status", specialty=ref.specialty or phrase("referral.specialist"),

@@ -151,6 +151,11 @@ class Referral(Base):
     how_to_book = Column(Text, nullable=True)
     what_to_bring = Column(Text, nullable=True)
     report_received = Column(Boolean, nullable=False, default=False)
+    # recorded by the care team in the console when the specialist's report comes back
+    report_summary = Column(Text, nullable=True)  # the specialist's findings, in plain language
+    report_next_steps = Column(Text, nullable=True)  # what the patient does next
+    report_recorded_at = Column(DateTime, nullable=True)
+    report_recorded_by = Column(String(254), nullable=True)  # staff email
     referring_provider = relationship("Provider", foreign_keys=[referring_provider_id])
     receiving_provider = relationship("Provider", foreign_keys=[receiving_provider_id])
     receiving_clinic = relationship("Clinic")
@@ -276,6 +281,24 @@ class CallbackRequest(Base):
     notes = Column(Text, nullable=True)  # staff notes, one a line: "time email: note"
     outcome = Column(String(16), nullable=True)  # reached | no_answer | left_message
     resolved_at = Column(DateTime, nullable=True)
+    language = Column(String(8), nullable=True)  # the conversation's language when it was asked for
+
+
+class PatientNotice(Base):
+    """Something the care team tells a patient (a hand-off closed, a specialist's report back):
+    sent by SMS when the patient consented (through the outbox), else shown on the web page at the
+    patient's next visit. The text is kept only as long as the retention setting says."""
+
+    __tablename__ = "patient_notices"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False, index=True)
+    kind = Column(String(32), nullable=False)  # callback_closed | report_back
+    subject_id = Column(String(64), nullable=True)  # the callback request's or the referral's id
+    text = Column(Text, nullable=True)
+    channel = Column(String(16), nullable=False)  # sms | web
+    created_at = Column(DateTime, nullable=False)
+    created_by = Column(String(254), nullable=True)  # staff email
+    delivered_at = Column(DateTime, nullable=True)  # handed to the outbox, or shown on the web page
 
 
 class SavedQuestion(Base):

@@ -353,11 +353,13 @@ class CareStore:
     # ---- hand-off, saved questions, audit
     def record_callback_request(self, patient_id: Optional[str], reason: Optional[str],
                                 channel: str, conversation_id: Optional[str] = None,
-                                now: Optional[dt.datetime] = None, urgent: bool = False) -> int:
+                                now: Optional[dt.datetime] = None, urgent: bool = False,
+                                language: Optional[str] = None) -> int:
         with self.db.session() as s:
             row = m.CallbackRequest(patient_id=patient_id, reason=reason, channel=channel,
                                     conversation_id=conversation_id,
-                                    created_at=now or dt.datetime.now(), status="open", urgent=urgent)
+                                    created_at=now or dt.datetime.now(), status="open", urgent=urgent,
+                                    language=language)
             s.add(row)
             s.flush()
             return row.id

@@ -94,6 +94,10 @@ class ReferralView:
     what_to_bring: Optional[str]
     report_received: bool
     appointment: Optional[AppointmentView]
+    # written by the care team when the specialist's report came back (set only when report_received):
+    # the findings in plain language and what the patient does next, shown as written
+    report_summary: Optional[str] = None
+    report_next_steps: Optional[str] = None
 
     @property
     def is_open(self) -> bool:
@@ -244,10 +248,16 @@ def _referral_status_date(r: m.Referral) -> Optional[dt.date]:
     }.get(r.status) or r.sent_on
 
 
+def _written(words: Optional[str]) -> Optional[str]:
+    """Staff text as written, without surrounding blanks; None when there is none."""
+    return (words or "").strip() or None
+
+
 def _referral_view(r: m.Referral) -> ReferralView:
     clinic = r.receiving_clinic
     if clinic is None and r.receiving_provider is not None:
         clinic = r.receiving_provider.clinic
+    report = bool(r.report_received)
     return ReferralView(
         id=r.id, specialty=r.specialty, referring_provider=_name(r.referring_provider),
         receiving_provider=_name(r.receiving_provider),
@@ -257,6 +267,8 @@ def _referral_view(r: m.Referral) -> ReferralView:
         reason_text=r.reason_text, plain_explanation=r.plain_explanation,
         priority=r.priority, status=r.status, sent_on=r.sent_on,
         status_date=_referral_status_date(r), how_to_book=r.how_to_book,
-        what_to_bring=r.what_to_bring, report_received=bool(r.report_received),
+        what_to_bring=r.what_to_bring, report_received=report,
         appointment=_appointment_view(r.appointment) if r.appointment is not None else None,
+        report_summary=_written(r.report_summary) if report else None,
+        report_next_steps=_written(r.report_next_steps) if report else None,
     )

@@ -38,7 +38,7 @@ def _page(rasa_url: str, demo: bool) -> str:
 
 
 def create_app(rasa_url: str = "http://localhost:5005", store=None, demo_signin: Optional[bool] = None,
-               actions_url: Optional[str] = None) -> web.Application:
+               actions_url: Optional[str] = None, tracker_url: Optional[str] = None) -> web.Application:
     demo = demo_signin if demo_signin is not None else demo_mode()
     app = web.Application(client_max_size=64 * 1024)
     page = _page(rasa_url, demo)
@@ -97,14 +97,40 @@ def create_app(rasa_url: str = "http://localhost:5005", store=None, demo_signin:
         return web.json_response({"token": issue_token(patient_id), "patient_id": patient_id,
                                   "name": patient.display_name})
 
+    async def notices(request: web.Request) -> web.Response:
+        """What the care team told the signed-in patient since their last visit (shown once)."""
+        from bot.console.notices import pending_for_web
+        from bot.identity import TokenError, patient_from_token
+
+        auth = request.headers.get("Authorization", "")
+        try:
+            patient_id = patient_from_token(auth[7:] if auth.startswith("Bearer ") else None)
+        except TokenError:
+            return web.json_response({"error": "sign in first"}, status=401)
+        return web.json_response({"notices": pending_for_web(care_store().db, patient_id)},
+                                 headers={"Cache-Control": "no-store"})
+
     app.router.add_get("/", index)
+    app.router.add_get("/api/notices", notices)
     app.router.add_get("/health", health)
     app.router.add_get("/demo/patients", demo_patients)
     app.router.add_post("/demo/sign-in", demo_sign_in)
     app.router.add_static("/static/", STATIC, show_index=False)
     from bot.console.api import add_routes
+    from bot.console.pages import add_pages
+
+    def tracker() -> str:
+        from bot.tracker_store import tracker_db_url
+
+        return tracker_url or tracker_db_url()
+
+    def stories_dir() -> Path:
+        from bot.settings import home
+
+        return home() / "var" / "kept-stories"
 
     add_routes(app, lambda: care_store().db)
+    add_pages(app, lambda: care_store().db, tracker, stories_dir)
     return app
 
 

@@ -110,6 +110,7 @@
           var who = load(KEYS.who, null);
           connEl.textContent = who ? "Connected, signed in as " + who + "." : "Connected (not signed in).";
           while (pending.length) { socket.emit("user_uttered", pending.shift()); }
+          fetchNotices();
         } else if (name === "bot_uttered" && payload) {
           var buttons = (payload.quick_replies || payload.buttons || []).map(function (b) {
             return { title: b.title, payload: b.payload };
@@ -125,6 +126,18 @@
         setTimeout(connect, 2000);
       }
     });
+  }
+
+  /* what the care team told the signed-in patient since their last visit, shown once */
+  function fetchNotices() {
+    var token = load(KEYS.token, null);
+    if (!token) { return; }
+    fetch("/api/notices", { headers: { "Authorization": "Bearer " + token } })
+      .then(function (r) { return r.ok ? r.json() : { notices: [] }; })
+      .then(function (body) {
+        (body.notices || []).forEach(function (n) { addEntry({ who: "bot", text: n.title + ": " + n.text }); });
+      })
+      .catch(function () { /* shown at the next visit */ });
   }
 
   function send(message, shown) {

@@ -1,0 +1,70 @@
+"""What the care team tells a patient from the console: a hand-off closed, a specialist's report back.
+
+A notice is written in the same transaction as the staff action that causes it, so it is never
+lost. It goes by SMS when the patient can get texts from us (they consented to texts, or they
+asked for the hand-off by text, and they have not sent STOP): the SMS is written to the outbox
+(`sms_outbox`), whose loop in the Rasa server delivers and retries it. Otherwise it waits for the
+patient's next visit to the web chat, which fetches it once signed in (`GET /api/notices`, the
+clinic web app) and shows it as a message from the care team.
+
+The text is in the patient's language (the hand-off's, else the patient's preferred one), made from
+bot/knowledge/phrases.yml; logs carry ids only.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import List, Optional
+
+from sqlalchemy import select
+
+from bot.store import models as m
+from bot.texts import phrase
+
+log = logging.getLogger(__name__)
+
+
+def can_text(s, patient: m.Patient, asked_by_sms: bool = False) -> bool:
+    if not patient.mobile_phone or not (patient.sms_consent or asked_by_sms):
+        return False
+    session = s.get(m.SmsSession, patient.mobile_phone)
+    return not (session is not None and session.opted_out)
+
+
+def notify(s, patient: m.Patient, kind: str, subject_id: object, message: str, staff_email: str,
+           now: dt.datetime, language: Optional[str] = None, asked_by_sms: bool = False) -> m.PatientNotice:
+    """Write a notice for the patient in session `s`: SMS (through the outbox) or the web page."""
+    from bot.settings import CLINIC_NAME
+    from bot.sms.segments import split_sms
+
+    by_sms = can_text(s, patient, asked_by_sms)
+    notice = m.PatientNotice(patient_id=patient.id, kind=kind, subject_id=str(subject_id), text=message,
+                             channel="sms" if by_sms else "web", created_at=now, created_by=staff_email)
+    if by_sms:
+        body = phrase("notice.sms_frame", language, clinic=CLINIC_NAME, message=message)
+        for part in split_sms(body):
+            s.add(m.SmsOutbox(to_phone=patient.mobile_phone, body=part, status="pending", attempts=0,
+                              created_at=now, next_attempt_at=now))
+        notice.delivered_at = now
+    s.add(notice)
+    s.flush()
+    log.info("notice=%s kind=%s patient=%s channel=%s", notice.id, kind, patient.id, notice.channel)
+    return notice
+
+
+def pending_for_web(db, patient_id: str, now: Optional[dt.datetime] = None) -> List[dict]:
+    """The notices waiting for the patient's web visit, oldest first; marked delivered and audited."""
+    now = now or dt.datetime.now()
+    with db.session() as s:
+        rows = s.execute(select(m.PatientNotice).where(
+            m.PatientNotice.patient_id == patient_id, m.PatientNotice.channel == "web",
+            m.PatientNotice.delivered_at.is_(None)).order_by(m.PatientNotice.id)).scalars().all()
+        patient = s.get(m.Patient, patient_id)
+        language = patient.preferred_language if patient is not None else None
+        out = [{"id": r.id, "kind": r.kind, "title": phrase("notice.web_intro", language), "text": r.text,
+                "at": r.created_at.isoformat(timespec="seconds")} for r in rows]
+        for r in rows:
+            r.delivered_at = now
+            s.add(m.AuditEvent(at=now, conversation_id=None, channel="web", patient_id=patient_id,
+                               record_kind="care team message", action=f"shown: {r.kind}"))
+    return out
