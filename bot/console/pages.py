@@ -18,6 +18,7 @@ back with a fixed message key (never text from the request).
 """
 from __future__ import annotations
 
+import asyncio
 import hmac
 import html
 import logging
@@ -346,7 +347,9 @@ def add_pages(app: web.Application, db_for: Callable[[], object], tracker_url: C
 
         patient_id, sender = request.match_info["id"], request.match_info["sender"]
         try:
-            path = review.keep_as_story(db_for(), tracker_url(), info.staff.email, patient_id, sender, stories_dir())
+            # the export reads the conversation with Rasa's own tracker store on an event loop of its own
+            path = await asyncio.get_running_loop().run_in_executor(
+                None, review.keep_as_story, db_for(), tracker_url(), info.staff.email, patient_id, sender, stories_dir())
         except LookupError:
             raise web.HTTPNotFound(text="No such conversation for this patient.")
         except CannotRedact as exc:
