@@ -255,8 +255,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     except RuntimeError as exc:
         print(f"carenav: {exc}", file=sys.stderr)
         return 1
-    print(_how_to_talk(ports, web=_web_available()), flush=True)
+    print(_how_to_talk(ports, web=_web_available(), demo_staff=_demo_staff() if _web_available() else None),
+          flush=True)
     return assistant.wait()
+
+
+def _demo_staff():
+    """In demo mode, the console's demo admin (email, password), made on first run."""
+    from bot.settings import demo_mode
+
+    if not demo_mode():
+        return None
+    from bot.console.accounts import demo_admin
+    from bot.modeling import PROJECT_ROOT
+
+    db = _open_store()
+    try:
+        return demo_admin(db, PROJECT_ROOT / "var" / "demo-staff-password")
+    finally:
+        db.dispose()
 
 
 def _web_available() -> bool:
@@ -265,7 +282,7 @@ def _web_available() -> bool:
     return importlib.util.find_spec("bot.web") is not None
 
 
-def _how_to_talk(ports, web: bool) -> str:
+def _how_to_talk(ports, web: bool, demo_staff=None) -> str:
     lines = [
         "",
         "CareNav is running. Press Ctrl-C to stop.",
@@ -276,6 +293,10 @@ def _how_to_talk(ports, web: bool) -> str:
         lines.append(f"  Web chat page   http://localhost:{ports.web}   (open it in a browser)")
         lines.append(f"  Health          http://localhost:{ports.web}/health   (each part; a part that "
                      "stops is restarted)")
+        lines.append(f"  Care-team console http://localhost:{ports.web}/staff/   (staff accounts: carenav staff add)")
+        if demo_staff:
+            lines.append(f"    demo admin: {demo_staff[0]}  password: {demo_staff[1]}  "
+                         "(demo only; kept in var/demo-staff-password)")
     from bot.settings import demo_mode
 
     if demo_mode():

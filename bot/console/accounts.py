@@ -18,7 +18,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -140,3 +140,27 @@ class StaffAccounts:
             row = s.get(m.StaffSession, _hash_token(token))
             if row is not None:
                 s.delete(row)
+
+
+DEMO_ADMIN = "admin@demo.clinic.example"
+
+
+def demo_admin(db, password_file) -> Optional[Tuple[str, str]]:
+    """Demo mode only (`make run`): an admin account for trying the console, made once with a random
+    password kept in `password_file` (readable by its owner only). None when the account exists but
+    its password file is gone (then use `carenav staff add`)."""
+    from pathlib import Path
+
+    path = Path(password_file)
+    from sqlalchemy import select
+
+    with db.session() as s:
+        exists = s.execute(select(m.StaffUser.id).where(m.StaffUser.email == DEMO_ADMIN)).first() is not None
+    if exists:
+        return (DEMO_ADMIN, path.read_text().strip()) if path.is_file() else None
+    password = secrets.token_urlsafe(12)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(password + "\n")
+    StaffAccounts(db).add(DEMO_ADMIN, password, "admin")
+    return DEMO_ADMIN, password

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from bot.console import queues
 from bot.console.accounts import COOKIE, IDLE_MINUTES, SessionInfo, StaffAccounts
+from bot.console.pages import over_tls
 
 MAX_BODY = 4096
 
@@ -46,7 +47,7 @@ def add_routes(app: web.Application, db_for: Callable[[], object]) -> None:
         info = accounts().session(token)
         assert info is not None
         response = web.json_response({"email": info.staff.email, "role": info.staff.role, "csrf": info.csrf})
-        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure, path="/staff",
+        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=over_tls(request), path="/staff",
                             max_age=IDLE_MINUTES * 60 * 24)
         return response
 

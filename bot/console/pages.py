@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 CSP = ("default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")
 NAV = (("/staff/", "At a glance"), ("/staff/handoffs", "Hand-offs"), ("/staff/referrals", "Referral loop"),
-       ("/staff/team", "Team"))
+       ("/staff/review", "Conversations to review"), ("/staff/team", "Team"))
 MESSAGES = {
     "claimed": "You are working on this hand-off.",
     "noted": "Note added.",
@@ -156,7 +156,7 @@ def add_pages(app: web.Application, db_for: Callable[[], object], tracker_url: C
                 f'<p class="muted">After {IDLE_MINUTES} minutes without use you are signed out. '
                 f'Five wrong passwords lock the account for 15 minutes.</p>')
         response = html_response(layout("Sign in", body, error=error), status)
-        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=request.secure,
+        response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="Strict", secure=over_tls(request),
                             path="/staff", max_age=3600)
         return response
 
@@ -171,7 +171,7 @@ def add_pages(app: web.Application, db_for: Callable[[], object], tracker_url: C
         if token is None:
             return await login_page(request, "Wrong email or password, or the account is locked.", 401)
         response = web.HTTPSeeOther("/staff/")
-        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=request.secure,
+        response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=over_tls(request),
                             path="/staff")
         response.del_cookie(LOGIN_COOKIE, path="/staff")
         raise response
@@ -349,13 +349,33 @@ def add_pages(app: web.Application, db_for: Callable[[], object], tracker_url: C
         try:
             # the export reads the conversation with Rasa's own tracker store on an event loop of its own
             path = await asyncio.get_running_loop().run_in_executor(
-                None, review.keep_as_story, db_for(), tracker_url(), info.staff.email, patient_id, sender, stories_dir())
+                None, review.keep_as_story, db_for(), tracker_url(), info.staff.email, patient_id, sender,
+                stories_dir())
         except LookupError:
             raise web.HTTPNotFound(text="No such conversation for this patient.")
         except CannotRedact as exc:
             return html_response(layout("Conversation", "", info, error=str(exc)), 409)
         raise web.HTTPSeeOther(f"/staff/patients/{_q(patient_id)}/conversations/{_q(sender)}?done=kept&"
                                + urllib.parse.urlencode({"story": getattr(path, "name", str(path))}))
+
+    async def to_review(request: web.Request) -> web.Response:
+        info = signed_in(request)
+        from bot.console import review
+
+        rows = review.to_review(db_for(), tracker_url(), info.staff.email, days=7)
+        table = "".join(
+            f'<tr><td>{_patient_link(c["patient_id"], c["patient_name"])}</td><td><a href="/staff/patients/'
+            f'{_q(c["patient_id"])}/conversations/{_q(c["sender_id"])}">{e((c["last_at"] or "").replace("T", " "))}'
+            f'</a></td><td>{c["user_turns"]}</td><td>{c["fallbacks"]}</td><td>{c["unsure"]}</td>'
+            f'<td>{c["emergencies"]}</td></tr>' for c in rows)
+        body = ('<p>Signed-in patients\' conversations of the last 7 days where CareNav fell back or was unsure, '
+                'most first. Open one to see the turns; keep it as a test story for the people who change the '
+                'dialogue. Viewing is recorded in the audit trail.</p>' + (
+                    '<table><thead><tr><th scope=col>Patient</th><th scope=col>Last message</th>'
+                    '<th scope=col>Messages</th><th scope=col>Fell back</th><th scope=col>Unsure</th>'
+                    f'<th scope=col>Emergency answers</th></tr></thead><tbody>{table}</tbody></table>'
+                    if rows else "<p>Nothing to review.</p>"))
+        return html_response(layout("Conversations to review", body, info, "/staff/review", message_of(request)))
 
     # ---- the team
     async def team(request: web.Request, error: Optional[str] = None, status: int = 200) -> web.Response:
@@ -404,8 +424,14 @@ def add_pages(app: web.Application, db_for: Callable[[], object], tracker_url: C
     app.router.add_get("/staff/patients/{id}", patient_page)
     app.router.add_get("/staff/patients/{id}/conversations/{sender}", conversation_page)
     app.router.add_post("/staff/patients/{id}/conversations/{sender}/keep", keep_post)
+    app.router.add_get("/staff/review", to_review)
     app.router.add_get("/staff/team", team)
     app.router.add_post("/staff/team", team_post)
+
+
+def over_tls(request: web.Request) -> bool:
+    """Served over TLS: directly, or by a proxy in front that says so (cookies are then Secure)."""
+    return request.secure or request.headers.get("X-Forwarded-Proto", "").lower() == "https"
 
 
 def _q(value: str) -> str:

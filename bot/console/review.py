@@ -409,3 +409,48 @@ def daily_stats(tracker_url: str, days: int = 14, today: Optional[dt.date] = Non
     return [{"day": day.isoformat(), "user_turns": n, "fallbacks": f, "emergencies": e}
             for day, (n, f, e) in sorted(counts.items())]
 
+
+
+def to_review(db, tracker_url: str, staff_email: str, days: int = 7,
+              now: Optional[dt.datetime] = None) -> List[dict]:
+    """Signed-in patients' conversations of the last `days` days where the assistant fell back or
+    was unsure, most flagged first: [{sender_id, patient_id, patient_name, last_at, user_turns,
+    fallbacks, unsure, emergencies}]. Each patient shown is audited."""
+    now = now or dt.datetime.now()
+    since = (now - dt.timedelta(days=days)).timestamp()
+    conversations = _open(tracker_url)
+    if conversations is None:
+        return []
+    try:
+        turns = _by_sender(_events(conversations, since=since))
+        flagged = {sender: mine for sender, mine in turns.items()
+                   if _patient_turns(mine, "fallback") or _patient_turns(mine, "unsure")}
+        owners: Dict[str, str] = {}
+        if flagged:
+            t = conversations.table
+            assert t is not None
+            with conversations.engine.connect() as conn:
+                for sender, data in conn.execute(select(t.c.sender_id, t.c.data).where(
+                        t.c.type_name == "slot", t.c.sender_id.in_(list(flagged)),
+                        t.c.data.like(_like(json.dumps(PATIENT_SLOT)), escape="\\")).order_by(t.c.id)).all():
+                    event = _json(data)
+                    if event.get("name") == PATIENT_SLOT and isinstance(event.get("value"), str):
+                        owners[sender] = event["value"]
+    finally:
+        conversations.dispose()
+    out: List[dict] = []
+    with db.session() as s:
+        for sender, mine in flagged.items():
+            patient = s.get(m.Patient, owners[sender]) if sender in owners else None
+            if patient is None:
+                continue
+            last = max((t.at for t in mine if t.at is not None), default=None)
+            out.append({"sender_id": sender, "patient_id": patient.id, "patient_name": patient.display_name,
+                        "last_at": _iso(last), "user_turns": _patient_turns(mine),
+                        "fallbacks": _patient_turns(mine, "fallback"), "unsure": _patient_turns(mine, "unsure"),
+                        "emergencies": _patient_turns(mine, "emergency")})
+        for pid in sorted({o["patient_id"] for o in out}):
+            s.add(m.AuditEvent(at=now, conversation_id=None, channel="staff", patient_id=pid,
+                               record_kind=RECORD_KIND, action="listed for review", actor=staff_email))
+    out.sort(key=lambda c: (-(c["fallbacks"] + c["unsure"]), c["last_at"] or ""))
+    return out

@@ -383,3 +383,13 @@ def test_daily_stats_of_a_store_without_conversations(tmp_path):
     assert not missing.exists()
     with pytest.raises(ValueError):
         review.daily_stats(f"sqlite:///{missing}", days=0)
+
+
+def test_conversations_to_review_are_the_signed_in_ones_that_fell_back_or_were_unsure(db, trackers):
+    rows = review.to_review(db, trackers, STAFF, days=7, now=START + dt.timedelta(days=1))
+    # Linda's web chat fell back and was unsure; her SMS chat, James's and the anonymous one did not
+    assert [(r["sender_id"], r["patient_id"], r["patient_name"]) for r in rows] == [
+        ("web-chat-1", "demo-linda", "Linda Nguyen")]
+    assert rows[0]["fallbacks"] >= 1 and rows[0]["unsure"] == 1 and rows[0]["emergencies"] == 1
+    assert [(a.patient_id, a.action, a.actor) for a in audit_rows(db)] == [("demo-linda", "listed for review", STAFF)]
+    assert review.to_review(db, trackers, STAFF, days=7, now=START + dt.timedelta(days=30)) == []  # too old

@@ -56,7 +56,7 @@ def sign_in(page, base, email):
 
 
 def test_a_coordinator_answers_a_hand_off_and_closes_a_referral_loop_in_the_browser(assistant, browser, store,
-                                                                                     chat_as, sender):
+                                                                                     chat_as, sender, token_for):
     from bot.console.accounts import StaffAccounts
     from bot.store import models as m
 
@@ -137,7 +137,20 @@ def test_a_coordinator_answers_a_hand_off_and_closes_a_referral_loop_in_the_brow
     after = chat.text("what happens after my visit with the cardiologist?")
     assert "no worrying rhythm" in after and "See Dr. Okafor in 3 weeks" in after
 
+    # the patient's next visit to the web page (signed in by the clinic's website) shows what the care
+    # team told them, once
+    visit = new_page(browser)
+    visit.goto(f"{base}/")
+    visit.evaluate("t => { sessionStorage.setItem('carenav.token', JSON.stringify(t));"
+                   " sessionStorage.setItem('carenav.who', JSON.stringify('Eve')); }", token_for(patient_id))
+    visit.reload()
+    visit.locator("#chat-log").get_by_text("See Dr. Okafor in 3 weeks").wait_for()
+    told = visit.locator("#chat-log").inner_text()
+    assert "A message from your care team" in told and "Thank you for talking with our care team" in told
+    visit.context.close()
+
     # conversation review: the patient's conversation, audited, kept as a test story
+    page.click("nav >> text=Conversations to review")
     page.goto(f"{base}/staff/patients/{patient_id}")
     page.locator("main table a").first.click()
     page.wait_for_selector("h1:has-text('Conversation')")
@@ -162,4 +175,5 @@ def test_a_coordinator_answers_a_hand_off_and_closes_a_referral_loop_in_the_brow
     actions = {a for a, actor in audit if actor == coordinator}
     assert {"listed in the hand-off queue", "hand-off claim", "hand-off resolve", "listed in the referral loop",
             "specialist report recorded", "conversation viewed", "kept as test story"} <= actions
-    assert {n.kind for n in notice} == {"callback_closed", "report_back"}  # waiting for the web visit
+    assert {n.kind for n in notice} == {"callback_closed", "report_back"}
+    assert all(n.channel == "web" and n.delivered_at is not None for n in notice)  # no texts: shown on the web
