@@ -248,4 +248,9 @@ class Assistant:
         except KeyboardInterrupt:
             return 0
         finally:
+            # a second Ctrl-C (people press it twice) must not cut the shutdown short and leave
+            # servers running: stop them all, ignoring further interrupts meanwhile
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            print("carenav: stopping the servers ...", flush=True)
             self.stop()

@@ -1,11 +1,12 @@
 """What the care team tells a patient from the console: a hand-off closed, a specialist's report back.
 
 A notice is written in the same transaction as the staff action that causes it, so it is never
-lost. It goes by SMS when the patient can get texts from us (they consented to texts, or they
-asked for the hand-off by text, and they have not sent STOP): the SMS is written to the outbox
-(`sms_outbox`), whose loop in the Rasa server delivers and retries it. Otherwise it waits for the
-patient's next visit to the web chat, which fetches it once signed in (`GET /api/notices`, the
-clinic web app) and shows it as a message from the care team.
+lost. It goes on the patient's channel: a hand-off asked for by text is answered by text, one asked
+for on the web page on the web page; a specialist's report back goes by text when the patient
+agreed to texts. Texts only when the clinic has an SMS provider and the patient has not sent STOP:
+the SMS is written to the outbox (`sms_outbox`), whose loop in the Rasa server delivers and
+retries it. Otherwise it waits for the patient's next visit to the web chat, which fetches it once
+signed in (`GET /api/notices`, the clinic web app) and shows it as a message from the care team.
 
 The text is in the patient's language (the hand-off's, else the patient's preferred one), made from
 bot/knowledge/phrases.yml; logs carry ids only.
@@ -24,20 +25,33 @@ from bot.texts import phrase
 log = logging.getLogger(__name__)
 
 
+def sms_configured() -> bool:
+    from bot.settings import settings
+
+    current = settings()
+    return bool(current.sms_account_sid and current.sms_auth_token and current.sms_from)
+
+
 def can_text(s, patient: m.Patient, asked_by_sms: bool = False) -> bool:
-    if not patient.mobile_phone or not (patient.sms_consent or asked_by_sms):
+    """The clinic sends texts (an SMS provider is configured), the patient has a mobile number,
+    agreed to texts or wrote to us by text, and has not sent STOP."""
+    if not sms_configured() or not patient.mobile_phone or not (patient.sms_consent or asked_by_sms):
         return False
     session = s.get(m.SmsSession, patient.mobile_phone)
     return not (session is not None and session.opted_out)
 
 
 def notify(s, patient: m.Patient, kind: str, subject_id: object, message: str, staff_email: str,
-           now: dt.datetime, language: Optional[str] = None, asked_by_sms: bool = False) -> m.PatientNotice:
-    """Write a notice for the patient in session `s`: SMS (through the outbox) or the web page."""
+           now: dt.datetime, language: Optional[str] = None, by_sms: Optional[bool] = None) -> m.PatientNotice:
+    """Write a notice for the patient in session `s`: SMS (through the outbox) or the web page.
+    `by_sms`: True for a reply to a text, False for a reply on the web, None: texts if consented."""
     from bot.settings import CLINIC_NAME
     from bot.sms.segments import split_sms
 
-    by_sms = can_text(s, patient, asked_by_sms)
+    if by_sms is None:
+        by_sms = can_text(s, patient)
+    elif by_sms:
+        by_sms = can_text(s, patient, asked_by_sms=True)
     notice = m.PatientNotice(patient_id=patient.id, kind=kind, subject_id=str(subject_id), text=message,
                              channel="sms" if by_sms else "web", created_at=now, created_by=staff_email)
     if by_sms:

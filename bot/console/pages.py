@@ -47,6 +47,8 @@ MESSAGES = {
     "kept": "Kept as a test story.",
     "added": "Staff account added.",
 }
+LANGUAGES = {"en": "English", "es": "Spanish"}
+CHANNELS = {"socketio": "web chat", "rest": "the clinic's app (REST)", "sms": "text message"}
 OUTCOME_LABELS = {"reached": "Reached", "no_answer": "No answer", "left_message": "Left a message"}
 STATUS_ORDER = ("sent", "received", "approved", "scheduled", "completed")
 
@@ -59,7 +61,7 @@ def _age(minutes: int) -> str:
     if minutes < 60:
         return f"{minutes} min"
     if minutes < 48 * 60:
-        return f"{minutes // 60} h {minutes % 60:02d} min"
+        return f"{minutes // 60} h" + (f" {minutes % 60:02d} min" if minutes % 60 else "")
     return f"{minutes // 1440} days"
 
 
@@ -465,7 +467,8 @@ def _handoff(r: dict, info: SessionInfo) -> str:
     return (f'<li class="card{" urgent" if r["urgent"] else ""}{" overdue" if r["overdue"] else ""}" '
             f'aria-labelledby="hand-{cid}"><h2 id="hand-{cid}">{"URGENT: " if r["urgent"] else ""}'
             f'{_patient_link(r["patient_id"], r["patient_name"])}</h2>'
-            f'<p>{e(r["reason"] or "no topic given")}; by {e(r["channel"])}; language {e(r["language"])}'
+            f'<p>{e(r["reason"] or "no topic given")}; by {e(CHANNELS.get(r["channel"], r["channel"]))}; '
+            f'language {e(LANGUAGES.get(r["language"], r["language"]))}'
             f'{"; phone " + e(r["phone"]) if r["phone"] else ""}</p>'
             f'<p class="{"late" if r["overdue"] else "age"}">{age}{": past the target" if r["overdue"] else ""}. '
             f'{state}.</p>{f"<ul class=notes>{notes}</ul>" if notes else ""}{claim}{work}</li>')

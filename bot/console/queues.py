@@ -131,7 +131,7 @@ def work_on(db, staff_email: str, callback_id: int, action: str, note: Optional[
                 message = phrase(f"notice.callback_{outcome}", language, phone=CLINIC_MAIN_PHONE,
                                  hours=CLINIC_HOURS)
                 notify(s, patient, "callback_closed", row.id, message, staff_email, now, language,
-                       asked_by_sms=row.channel == "sms")
+                       by_sms=row.channel == "sms")
         else:
             raise QueueError(f"unknown action {action}")
         if row.patient_id:

@@ -19,6 +19,13 @@ PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture
+def sms(monkeypatch):
+    """The clinic has an SMS provider (the outbox sends; nothing here reaches it)."""
+    for name, value in (("SID", "AC0123"), ("AUTH_TOKEN", "secret"), ("FROM", "+15550100000")):
+        monkeypatch.setenv(f"CARENAV_SMS_{name if name != 'SID' else 'ACCOUNT_SID'}", value)
+
+
+@pytest.fixture
 def db(tmp_path):
     from bot.store.db import Database
     from bot.store.seed import seed_demo
@@ -105,7 +112,7 @@ def test_a_form_post_without_the_csrf_token_changes_nothing(db, tmp_path):
         assert s.get(m.Referral, "demo-linda-ref-cardio").report_received is False
 
 
-def test_resolving_a_hand_off_texts_a_patient_who_can_get_texts(db, tmp_path):
+def test_a_hand_off_asked_for_by_text_is_answered_by_text(db, tmp_path, sms):
     from bot.store.queries import CareStore
 
     handoff = CareStore(db).record_callback_request("demo-linda", "asked about: medications", "sms", "c2",
@@ -134,10 +141,12 @@ def test_resolving_a_hand_off_texts_a_patient_who_can_get_texts(db, tmp_path):
     assert {"listed in the hand-off queue", "hand-off claim", "hand-off resolve"} <= actions
 
 
-def test_a_patient_without_texts_hears_back_once_at_their_next_web_visit(db, tmp_path, token_for):
+def test_a_hand_off_asked_for_on_the_web_is_answered_once_at_the_next_web_visit(db, tmp_path, token_for, sms):
     from bot.store.queries import CareStore
 
+    # Tom gets no texts; Maria agreed to texts but asked on the web page: both hear back there
     handoff = CareStore(db).record_callback_request("demo-tom", "asked about: appointments", "socketio", "c3")
+    CareStore(db).record_callback_request("demo-maria", None, "socketio", "c4")
 
     async def scenario(client):
         await sign_in(client)
@@ -146,19 +155,23 @@ def test_a_patient_without_texts_hears_back_once_at_their_next_web_visit(db, tmp
         tom = {"Authorization": f"Bearer {token_for('demo-tom')}"}
         nobody = await client.get("/api/notices")
         other = await (await client.get("/api/notices", headers={
-            "Authorization": f"Bearer {token_for('demo-maria')}"})).json()
+            "Authorization": f"Bearer {token_for('demo-linda')}"})).json()
         first = await (await client.get("/api/notices", headers=tom)).json()
         second = await (await client.get("/api/notices", headers=tom)).json()
-        return nobody.status, other, first, second
+        await client.post(f"/staff/handoffs/{handoff + 1}/resolve", data={"csrf": csrf, "outcome": "reached"})
+        maria = await (await client.get("/api/notices", headers={
+            "Authorization": f"Bearer {token_for('demo-maria')}"})).json()
+        return nobody.status, other, first, second, maria
 
-    nobody, other, first, second = run(db, tmp_path, scenario)
+    nobody, other, first, second, maria = run(db, tmp_path, scenario)
     assert nobody == 401 and other["notices"] == [] and second["notices"] == []
     assert len(first["notices"]) == 1 and "left you a voicemail" in first["notices"][0]["text"]
+    assert [n["text"].split(".")[0] for n in maria["notices"]] == ["Thank you for talking with our care team"]
     with db.session() as s:
-        assert s.execute(select(m.SmsOutbox)).first() is None  # no consent to texts: nothing texted
+        assert s.execute(select(m.SmsOutbox)).first() is None  # asked on the web: nothing texted
 
 
-def test_recording_a_report_closes_the_loop_adds_a_step_and_changes_the_patients_answer(db, tmp_path):
+def test_recording_a_report_closes_the_loop_adds_a_step_and_changes_the_patients_answer(db, tmp_path, sms):
     from bot.services.referrals import referral_status
     from bot.store.queries import CareStore
 

@@ -111,7 +111,7 @@ def test_a_coordinator_answers_a_hand_off_and_closes_a_referral_loop_in_the_brow
     out = ROOT / "results"
     out.mkdir(exist_ok=True)
     page.screenshot(path=str(out / "console-handoffs.png"), full_page=True)
-    assert "asked about: ask referral reason" in card.inner_text() and "by rest" in card.inner_text()
+    assert "asked about: ask referral reason" in card.inner_text() and "by the clinic's app (REST)" in card.inner_text()
     card.locator("button:has-text('Claim')").focus()
     page.keyboard.press("Enter")
     page.wait_for_selector("text=You are working on this hand-off")
