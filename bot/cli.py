@@ -227,6 +227,49 @@ def cmd_staff_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_outreach_plan(args: argparse.Namespace) -> int:
+    """Plan the outreach due today (bot/outreach/rules.py): one JSON line per message on stdout, a
+    summary on stderr; --dry-run writes nothing."""
+    import datetime as dt
+    import json
+
+    from bot.outreach.rules import plan
+
+    db = _open_store(create=not args.dry_run)
+    today = args.today
+    now = dt.datetime.combine(today, dt.datetime.now().time()) if today else None
+    planned = plan(db, today=today, now=now, dry_run=args.dry_run)
+    for row in planned:
+        print(json.dumps(row, sort_keys=True))
+    by_rule: dict = {}
+    by_channel: dict = {}
+    for row in planned:
+        by_rule[row["rule"]] = by_rule.get(row["rule"], 0) + 1
+        by_channel[row["channel"]] = by_channel.get(row["channel"], 0) + 1
+    detail = "; ".join([", ".join(f"{n} {rule}" for rule, n in sorted(by_rule.items())),
+                        ", ".join(f"{n} {channel}" for channel, n in sorted(by_channel.items()))]) if planned else ""
+    verb = "would plan" if args.dry_run else "planned"
+    print(f"outreach: {verb} {len(planned)} new message{'' if len(planned) == 1 else 's'}"
+          + (f" ({detail})" if detail else "") + (" (dry run: nothing written)" if args.dry_run else ""),
+          file=sys.stderr)
+    return 0
+
+
+def cmd_outreach_run(args: argparse.Namespace) -> int:
+    from bot.outreach.worker import main
+
+    return main(args)
+
+
+def _iso_day(value: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}")
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from bot.modeling import train_if_stale
 
@@ -249,14 +292,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     log_dir = PROJECT_ROOT / "var" / "log"
     print(f"the servers write their logs to {log_dir.relative_to(PROJECT_ROOT)}/ (rasa.log, actions.log, web.log)",
           flush=True)
-    assistant = Assistant(model=model, ports=ports, with_web=_web_available(), log_dir=log_dir)
+    from bot.settings import demo_mode
+
+    # the outreach worker always; in demo mode, without an SMS provider configured, a local stand-in
+    # for one (a "demo phone" page) so texts can be tried on this machine
+    assistant = Assistant(model=model, ports=ports, with_web=_web_available(), log_dir=log_dir,
+                          with_outreach=True, sms_standin=demo_mode())
     try:
         assistant.start()
     except RuntimeError as exc:
         print(f"carenav: {exc}", file=sys.stderr)
         return 1
-    print(_how_to_talk(ports, web=_web_available(), demo_staff=_demo_staff() if _web_available() else None),
-          flush=True)
+    print(_how_to_talk(ports, web=_web_available(), demo_staff=_demo_staff() if _web_available() else None,
+                       demo_phone="sms" in assistant.procs), flush=True)
     return assistant.wait()
 
 
@@ -282,7 +330,7 @@ def _web_available() -> bool:
     return importlib.util.find_spec("bot.web") is not None
 
 
-def _how_to_talk(ports, web: bool, demo_staff=None) -> str:
+def _how_to_talk(ports, web: bool, demo_staff=None, demo_phone: bool = False) -> str:
     lines = [
         "",
         "CareNav is running. Press Ctrl-C to stop.",
@@ -297,6 +345,10 @@ def _how_to_talk(ports, web: bool, demo_staff=None) -> str:
         if demo_staff:
             lines.append(f"    demo admin: {demo_staff[0]}  password: {demo_staff[1]}  "
                          "(demo only; kept in var/demo-staff-password)")
+    if demo_phone:
+        lines.append(f"  Demo phone      http://localhost:{ports.sms}/   (a local stand-in for the SMS provider: "
+                     "text the assistant as a demo patient, see the texts it sends first)")
+    lines.append("  Outreach worker sends what is due (quiet hours 9 pm to 8 am; log: var/log/outreach.log)")
     from bot.settings import demo_mode
 
     if demo_mode():
@@ -384,6 +436,19 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "(CARENAV_RETENTION_DAYS, default 90)")
     rpurge.add_argument("--older-than", type=int, metavar="DAYS", help="instead of the retention setting")
     rpurge.set_defaults(func=cmd_retention_purge)
+
+    outreach = sub.add_parser("outreach", help="messages the assistant sends first, with consent (bot/outreach/)")
+    outreach_sub = outreach.add_subparsers(dest="outreach_command", required=True)
+    oplan = outreach_sub.add_parser("plan", help="plan the outreach due today: one JSON line per new message")
+    oplan.add_argument("--today", type=_iso_day, metavar="YYYY-MM-DD",
+                       help="plan as of this day (at the current time of day)")
+    oplan.add_argument("--dry-run", action="store_true", help="print what would be planned; write nothing")
+    oplan.set_defaults(func=cmd_outreach_plan)
+    orun = outreach_sub.add_parser("run", help="the outreach worker: plan and send due messages until stopped")
+    orun.add_argument("--once", action="store_true", help="one pass, then exit")
+    orun.add_argument("--every", type=float, default=30, metavar="SECONDS",
+                      help="seconds between passes (default 30)")
+    orun.set_defaults(func=cmd_outreach_run)
 
     train = sub.add_parser("train", help="train the Rasa model if data, config or domain changed")
     train.add_argument("--config", default="config.yml")

@@ -3,9 +3,10 @@
 Personal text is what patients typed and what the assistant answered them: the conversations in
 Rasa's tracker store (`events`: messages, the answers with medicines and results), inbound SMS
 bodies (`sms_inbound`), outgoing SMS (`sms_outbox`), the question an SMS texter asked before
-verifying (`sms_sessions.pending_text`), web chat sessions (`web_sessions`), and what the care team
-told a patient from the console (`patient_notices`). The clinical
-record itself (care plans, referrals, results, medicines) is the clinic's record and is not
+verifying (`sms_sessions.pending_text`), web chat sessions (`web_sessions`), what the care team
+told a patient from the console (`patient_notices`), and the text of outreach messages
+(`outreach.body`; the row, ids and dates stay, so the same message is never planned again). The
+clinical record itself (care plans, referrals, results, medicines) is the clinic's record and is not
 touched here; the audit trail holds ids only and is always kept.
 
 - `purge(older_than_days)`: removes personal text older than the retention period
@@ -126,6 +127,8 @@ def purge(db, older_than_days: Optional[int] = None, now: Optional[dt.datetime] 
         counts["web sessions"] = s.execute(delete(m.WebSession).where(m.WebSession.updated_at < cutoff)).rowcount or 0
         counts["care team messages"] = s.execute(delete(m.PatientNotice).where(m.PatientNotice.created_at < cutoff)
                                                  ).rowcount or 0
+        counts["outreach texts"] = s.execute(update(m.Outreach).where(
+            m.Outreach.planned_at < cutoff, m.Outreach.body.isnot(None)).values(body=None)).rowcount or 0
     log.info("retention purge (older than %s days): %s", days, counts)
     return counts
 
@@ -203,6 +206,8 @@ def forget(db, patient_id: str, tracker_url: Optional[str] = None, now: Optional
                                               ).rowcount or 0
         counts["care team messages"] = s.execute(delete(m.PatientNotice).where(
             m.PatientNotice.patient_id == patient_id)).rowcount or 0
+        counts["outreach texts"] = s.execute(update(m.Outreach).where(
+            m.Outreach.patient_id == patient_id, m.Outreach.body.isnot(None)).values(body=None)).rowcount or 0
     _audit(db, patient_id, "forgotten", now)
     log.info("patient=%s forgotten: %s", patient_id, counts)
     return counts

@@ -33,6 +33,7 @@ class Ports:
     rasa: int = 5005
     actions: int = 5055
     web: int = 8000
+    sms: int = 8088  # the demo's SMS stand-in (bot/sms/standin.py), when no provider is configured
 
 
 def _http_status(url: str) -> Optional[int]:
@@ -77,6 +78,8 @@ class Assistant:
     env: dict = field(default_factory=dict)
     log_dir: Optional[Path] = None
     with_web: bool = False
+    with_outreach: bool = False  # the outreach worker (`carenav outreach run`)
+    sms_standin: bool = False  # the demo's local SMS stand-in, used when no SMS provider is configured
     procs: dict = field(default_factory=dict)
     restarts: dict = field(default_factory=dict)
     _cmds: dict = field(default_factory=dict)
@@ -105,6 +108,17 @@ class Assistant:
         tmp = Path(tempfile.mkdtemp(prefix="carenav-"))
         # one secret for this run, shown by the Rasa server to the action server on every call
         self.env.setdefault("CARENAV_ACTION_SECRET", settings().action_secret or secrets.token_urlsafe(32))
+        # Rasa's HTTP API (the outreach worker adds its messages to conversations through it, so the
+        # lock store orders them with the patient's): on, behind a token for this run only
+        self.env.setdefault("CARENAV_RASA_API_TOKEN", secrets.token_urlsafe(32))
+        self.env.setdefault("CARENAV_RASA_URL", f"http://localhost:{self.ports.rasa}")
+        standin = self.sms_standin and not Settings.from_environ(dict(os.environ, **self.env)).sms_account_sid
+        if standin:
+            self.env.update({"CARENAV_SMS_ACCOUNT_SID": "ACdemo0000000000000000000000000000",
+                             "CARENAV_SMS_AUTH_TOKEN": secrets.token_hex(16),
+                             "CARENAV_SMS_FROM": "+15550100000",
+                             "CARENAV_SMS_API_BASE": f"http://127.0.0.1:{self.ports.sms}",
+                             "CARENAV_SMS_WEBHOOK_URL": f"http://localhost:{self.ports.rasa}/webhooks/sms/webhook"})
         environ = dict(os.environ, **self.env)  # what the servers will see
         origins = ",".join(Settings.from_environ(environ).web_origins(self.ports.web))
         self.env.setdefault("CARENAV_WEB_ORIGINS", origins)
@@ -115,7 +129,14 @@ class Assistant:
                                 "--port", str(self.ports.actions)])
         self._spawn("rasa", [rasa, "run", "--model", str(self.model), "--port", str(self.ports.rasa),
                              "--credentials", "credentials.yml", "--endpoints", str(endpoints),
+                             "--enable-api", "--auth-token", self.env["CARENAV_RASA_API_TOKEN"],
                              "--cors", *origins.split(",")])
+        if standin:
+            # its account and token come from the environment (CARENAV_SMS_*), not the command line
+            self._spawn("sms", [sys.executable, "-m", "bot.sms.standin", "--port", str(self.ports.sms),
+                                "--phones-from-store"])
+        if self.with_outreach:
+            self._spawn("outreach", [sys.executable, "-m", "bot.cli", "outreach", "run"])
         if self.with_web:
             self._spawn("web", [sys.executable, "-m", "bot.cli", "web", "--port", str(self.ports.web),
                                 "--rasa-url", f"http://localhost:{self.ports.rasa}",

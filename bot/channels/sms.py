@@ -58,6 +58,28 @@ HELP_WORDS = {"help", "info"}
 MAX_BODY_CHARS = 1600
 
 
+OUTREACH_REPLY_DAYS = 3  # a reply this long after an outreach message is still read as its answer
+
+
+def outreach_reply(s, conversation_id: str, text: str, now: dt.datetime) -> Optional[str]:
+    """Words answering the outreach message this number got last ("already booked", "ya tengo
+    cita", "worse"), as the payload of that answer (bot/outreach/); None for anything else."""
+    from sqlalchemy import select
+
+    from bot.outreach.rules import reply_kind
+    from bot.outreach.worker import choice_kinds, reply_payload
+    from bot.store.models import Outreach
+
+    row = s.execute(select(Outreach.rule).where(
+        Outreach.conversation_id == conversation_id, Outreach.status == "sent", Outreach.channel == "sms",
+        Outreach.replied_at.is_(None), Outreach.sent_at >= now - dt.timedelta(days=OUTREACH_REPLY_DAYS))
+        .order_by(Outreach.sent_at.desc()).limit(1)).first()
+    if row is None or len(text) > 80:
+        return None
+    kind = reply_kind(text, allowed=choice_kinds(row.rule))
+    return reply_payload(kind) if kind else None
+
+
 class SmsCollector(CollectingOutputChannel):
     """Collects replies under the channel name "sms" (so the domain's SMS variants are used),
     keeping each reply whole: segmenting is split_sms's job."""
@@ -256,6 +278,8 @@ class SmsInput(InputChannel):
             choices = json.loads(session.choices or "[]")
             if not crisis and text.isdigit() and 1 <= int(text) <= len(choices):
                 text = choices[int(text) - 1]
+            elif not crisis and not text.startswith("/"):
+                text = outreach_reply(s, phone_ref(phone), text, now) or text
             # the date-of-birth step (an emergency always goes straight to the assistant)
             locked_now = bool(session.locked_until and session.locked_until > now)
             if (session.awaiting_dob or (locked_now and looks_like_date(text))) and not crisis \

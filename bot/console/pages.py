@@ -46,7 +46,12 @@ MESSAGES = {
     "report": "Report recorded; the patient is told and their care plan has a follow-up step.",
     "kept": "Kept as a test story.",
     "added": "Staff account added.",
+    "paused": "Outreach paused: CareNav sends this patient nothing first until it is resumed.",
+    "resumed": "Outreach resumed.",
 }
+RULE_LABELS = {"visit_prep": "Visit preparation", "referral_not_scheduled": "Referral not booked",
+               "overdue_steps": "Overdue care-plan steps", "results_ready": "A result is ready",
+               "discharge_checkin": "Check-in after a hospital stay", "report_back": "Specialist's report back"}
 LANGUAGES = {"en": "English", "es": "Spanish"}
 CHANNELS = {"socketio": "web chat", "rest": "the clinic's app (REST)", "sms": "text message"}
 OUTCOME_LABELS = {"reached": "Reached", "no_answer": "No answer", "left_message": "Left a message"}
@@ -307,11 +312,24 @@ def add_pages(app: web.Application, db_for: Callable[[], object], tracker_url: C
             f'<tr><td><a href="/staff/patients/{_q(patient_id)}/conversations/{_q(c["sender_id"])}">'
             f'{e(c["started_at"].replace("T", " "))}</a></td><td>{e(c["channel"])}</td><td>{c["user_turns"]}</td>'
             f'<td>{c["fallbacks"]}</td><td>{c["unsure"]}</td><td>{c["emergencies"]}</td></tr>' for c in rows)
-        body = ('<p>Viewing is recorded in the audit trail.</p><h2>Conversations</h2>' + (
+        body = ('<p>Viewing is recorded in the audit trail.</p>' + _outreach_html(
+            queues.outreach_of(db_for(), info.staff.email, patient_id), patient_id, info)
+            + '<h2>Conversations</h2>' + (
             f'<table><thead><tr><th scope=col>Started</th><th scope=col>Channel</th><th scope=col>Messages</th>'
             f'<th scope=col>Fell back</th><th scope=col>Unsure</th><th scope=col>Emergency answers</th></tr></thead>'
             f'<tbody>{table}</tbody></table>' if rows else "<p>No conversations kept for this patient.</p>"))
         return html_response(layout(f"Patient: {name}", body, info, "", message_of(request)))
+
+    async def pause_post(request: web.Request) -> web.Response:
+        info = signed_in(request)
+        fields = await form_of(request, info)
+        patient_id = request.match_info["id"]
+        try:
+            queues.pause_outreach(db_for(), info.staff.email, patient_id, fields.get("paused") == "1")
+        except LookupError:
+            raise web.HTTPNotFound(text="No such patient.")
+        raise back(f"/staff/patients/{urllib.parse.quote(patient_id, safe='')}",
+                   "paused" if fields.get("paused") == "1" else "resumed")
 
     async def conversation_page(request: web.Request) -> web.Response:
         info = signed_in(request)
@@ -424,11 +442,33 @@ def add_pages(app: web.Application, db_for: Callable[[], object], tracker_url: C
     app.router.add_get("/staff/referrals", referrals)
     app.router.add_post("/staff/referrals/{id}/report", report_post)
     app.router.add_get("/staff/patients/{id}", patient_page)
+    app.router.add_post("/staff/patients/{id}/outreach", pause_post)
     app.router.add_get("/staff/patients/{id}/conversations/{sender}", conversation_page)
     app.router.add_post("/staff/patients/{id}/conversations/{sender}/keep", keep_post)
     app.router.add_get("/staff/review", to_review)
     app.router.add_get("/staff/team", team)
     app.router.add_post("/staff/team", team_post)
+
+
+def _outreach_html(data: dict, patient_id: str, info: SessionInfo) -> str:
+    consent = (f'agreed to texts {e(data["consent_at"] or "")} ({e(data["consent_method"] or "how not recorded")}'
+               f'{": " + e(data["consent_scope"]) if data["consent_scope"] else ""})' if data["sms_consent"]
+               else "no consent to texts: outreach waits for the web page")
+    state = (f'<p class="flag">Paused by {e(data["paused_by"])} at {e(data["paused_at"])}.</p>'
+             if data["paused"] else "")
+    button = "Resume outreach" if data["paused"] else "Pause outreach"
+    form = (f'<form method="post" action="/staff/patients/{_q(patient_id)}/outreach">{csrf_field(info)}'
+            f'<input type="hidden" name="paused" value="{"0" if data["paused"] else "1"}">'
+            f'<button type="submit">{button}</button></form>')
+    rows = "".join(
+        f'<tr><td>{e(RULE_LABELS.get(o["rule"], o["rule"]))}</td><td>{e(o["channel"])}</td>'
+        f'<td>{e(o["send_after"].replace("T", " "))}</td><td>{e(o["status"])}'
+        f'{" (" + e(o["reason"]) + ")" if o["reason"] else ""}</td><td>{e((o["sent_at"] or "").replace("T", " "))}</td>'
+        f'<td>{e(o["body"] or "")}</td><td>{e(o["reply"] or "")}</td></tr>' for o in data["outreach"])
+    table = ('<table><thead><tr><th scope=col>What</th><th scope=col>Channel</th><th scope=col>Planned for</th>'
+             '<th scope=col>Status</th><th scope=col>Sent</th><th scope=col>Message</th><th scope=col>Reply</th>'
+             f'</tr></thead><tbody>{rows}</tbody></table>') if rows else "<p>Nothing sent or planned.</p>"
+    return f'<h2>Messages CareNav sends first</h2><p>{consent}.</p>{state}{form}{table}'
 
 
 def over_tls(request: web.Request) -> bool:

@@ -267,3 +267,41 @@ def at_a_glance(db, now: Optional[dt.datetime] = None) -> dict:
             "by_age": [{"label": label, "count": counts[label]} for label, _ in buckets],
             "referrals": len(statuses), "loops_closed": closed,
             "loops_closed_share": round(closed / len(statuses), 2) if statuses else None}
+
+
+def outreach_of(db, staff_email: str, patient_id: str, limit: int = 100,
+                now: Optional[dt.datetime] = None) -> dict:
+    """What the assistant sent this patient first, and what is planned (bot/outreach/), newest
+    first, and whether outreach is paused for them; audited."""
+    now = now or dt.datetime.now()
+    with db.session() as s:
+        patient = s.get(m.Patient, patient_id)
+        if patient is None:
+            raise LookupError(patient_id)
+        rows = s.execute(select(m.Outreach).where(m.Outreach.patient_id == patient_id)
+                         .order_by(m.Outreach.send_after.desc(), m.Outreach.id.desc()).limit(limit)).scalars().all()
+        out = [{"id": r.id, "rule": r.rule, "due_date": r.due_date.isoformat(), "channel": r.channel,
+                "send_after": r.send_after.isoformat(timespec="minutes"), "status": r.status, "reason": r.reason,
+                "sent_at": r.sent_at.isoformat(timespec="minutes") if r.sent_at else None,
+                "body": r.body, "reply": r.reply} for r in rows]
+        consent_at = patient.sms_consent_at.isoformat(timespec="minutes") if patient.sms_consent_at else None
+        consent = {"sms_consent": bool(patient.sms_consent), "consent_at": consent_at,
+                   "consent_method": patient.sms_consent_method, "consent_scope": patient.sms_consent_scope}
+        paused = {"paused": bool(patient.outreach_paused), "paused_by": patient.outreach_paused_by,
+                  "paused_at": patient.outreach_paused_at.isoformat(timespec="minutes")
+                  if patient.outreach_paused_at else None}
+        _audit(s, staff_email, [patient_id], "outreach", "outreach viewed", now)
+    return {"outreach": out, **consent, **paused}
+
+
+def pause_outreach(db, staff_email: str, patient_id: str, paused: bool, now: Optional[dt.datetime] = None) -> None:
+    """A coordinator pauses (or resumes) the messages the assistant sends this patient first;
+    while paused, due outreach is skipped, not sent later."""
+    now = now or dt.datetime.now()
+    with db.session() as s:
+        patient = s.get(m.Patient, patient_id)
+        if patient is None:
+            raise LookupError(patient_id)
+        patient.outreach_paused = paused
+        patient.outreach_paused_by, patient.outreach_paused_at = (staff_email, now) if paused else (None, None)
+        _audit(s, staff_email, [patient_id], "outreach", "outreach paused" if paused else "outreach resumed", now)

@@ -51,6 +51,16 @@ class Patient(Base):
     mobile_phone = Column(String(20), nullable=True, index=True)  # E.164, e.g. +15551234567
     preferred_language = Column(String(16), nullable=False, default="en")
     sms_consent = Column(Boolean, nullable=False, default=False)
+    # what the patient agreed to about texts: when, how (e.g. "intake form", "patient portal",
+    # "by text: START"), and what (e.g. "care reminders and follow-up from the clinic")
+    sms_consent_at = Column(DateTime, nullable=True)
+    sms_consent_method = Column(String(64), nullable=True)
+    sms_consent_scope = Column(String(200), nullable=True)
+    time_zone = Column(String(64), nullable=True)  # IANA name; None: the clinic's (CARENAV_TIME_ZONE)
+    # a coordinator can pause outreach for a patient (the console)
+    outreach_paused = Column(Boolean, nullable=False, default=False)
+    outreach_paused_by = Column(String(254), nullable=True)
+    outreach_paused_at = Column(DateTime, nullable=True)
     source = Column(String(16), nullable=False, default="demo")  # demo | fhir
 
     @property
@@ -161,6 +171,18 @@ class Referral(Base):
     receiving_clinic = relationship("Clinic")
     appointment = relationship("Appointment")
     __table_args__ = (Index("ix_referrals_patient_status", "patient_id", "status"),)
+
+
+class HospitalStay(Base):
+    """A hospital stay (FHIR Encounter of class inpatient): the discharge starts check-ins."""
+
+    __tablename__ = "hospital_stays"
+    id = Column(ID, primary_key=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False, index=True)
+    facility = Column(String(200), nullable=True)
+    admitted_on = Column(Date, nullable=True)
+    discharged_on = Column(Date, nullable=True, index=True)
+    reason = Column(Text, nullable=True)  # in plain words
 
 
 class CarePlan(Base):
@@ -299,6 +321,36 @@ class PatientNotice(Base):
     created_at = Column(DateTime, nullable=False)
     created_by = Column(String(254), nullable=True)  # staff email
     delivered_at = Column(DateTime, nullable=True)  # handed to the outbox, or shown on the web page
+
+
+class Outreach(Base):
+    """One message the assistant sends first (bot/outreach/): planned once per (patient, rule,
+    subject, due date), sent at most once. The planner writes `planned` rows; the worker sends a
+    due one (SMS through the outbox, or a notice for the web page) and marks it `sent` in the same
+    transaction, or `skipped` / `cancelled` with the reason."""
+
+    __tablename__ = "outreach"
+    id = Column(Integer, primary_key=True, autoincrement=True)
+    patient_id = Column(ID, ForeignKey("patients.id"), nullable=False, index=True)
+    rule = Column(String(32), nullable=False)  # visit_prep | referral_not_scheduled | overdue_steps | ...
+    subject_id = Column(String(64), nullable=False)  # the appointment, referral, result, stay; the week
+    due_date = Column(Date, nullable=False)
+    send_after = Column(DateTime, nullable=False)  # server-local time, inside the patient's waking hours
+    expires_at = Column(DateTime, nullable=True)  # not sent after this (e.g. the visit has started)
+    channel = Column(String(8), nullable=False)  # sms | web
+    language = Column(String(8), nullable=True)
+    status = Column(String(16), nullable=False, default="planned")  # planned | sent | skipped | cancelled
+    reason = Column(String(64), nullable=True)  # why skipped or cancelled
+    body = Column(Text, nullable=True)  # what was sent (personal text: kept for the retention period)
+    planned_at = Column(DateTime, nullable=False)
+    sent_at = Column(DateTime, nullable=True)
+    sent_by = Column(String(64), nullable=True)  # the worker
+    conversation_id = Column(String(128), nullable=True)  # the SMS conversation it belongs to
+    recorded_at = Column(DateTime, nullable=True)  # added to that conversation (Rasa's tracker)
+    replied_at = Column(DateTime, nullable=True)
+    reply = Column(String(16), nullable=True)  # yes | booked | question | no
+    __table_args__ = (UniqueConstraint("patient_id", "rule", "subject_id", "due_date", name="uq_outreach"),
+                      Index("ix_outreach_status_send_after", "status", "send_after"))
 
 
 class SavedQuestion(Base):

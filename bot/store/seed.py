@@ -18,6 +18,8 @@ from bot.store import models as m
 from bot.store.db import Database
 
 RATING_PERIOD = "last 12 months"
+CONSENT_METHOD = "intake form"
+CONSENT_SCOPE = "care reminders and follow-up from the clinic"
 
 
 def seed_demo(db: Database, today: Optional[dt.date] = None) -> Dict[str, int]:
@@ -102,25 +104,29 @@ def seed_demo(db: Database, today: Optional[dt.date] = None) -> Dict[str, int]:
             put(p)
 
         # ---------------------------------------------------------------- patients
+        # consent to texts as the intake form recorded it (Tom did not agree: his messages wait for
+        # the web page); time_zone None: the clinic's (CARENAV_TIME_ZONE)
+        consent = dict(sms_consent=True, sms_consent_method=CONSENT_METHOD, sms_consent_scope=CONSENT_SCOPE)
         patients = [
             m.Patient(id="demo-maria", mrn="DEMO-1001", given_name="Maria", family_name="Gonzalez",
                       birth_date=dt.date(1968, 4, 12), mobile_phone="+15550100101",
-                      preferred_language="en", sms_consent=True, source="demo"),
+                      preferred_language="en", sms_consent_at=at(-12, 11, 40), **consent, source="demo"),
             m.Patient(id="demo-james", mrn="DEMO-1002", given_name="James", family_name="Carter",
                       birth_date=dt.date(1957, 9, 3), mobile_phone="+15550100102",
-                      preferred_language="en", sms_consent=True, source="demo"),
+                      preferred_language="en", sms_consent_at=at(-400, 9, 15), **consent, source="demo"),
             m.Patient(id="demo-linda", mrn="DEMO-1003", given_name="Linda", family_name="Nguyen",
                       birth_date=dt.date(1949, 1, 27), mobile_phone="+15550100103",
-                      preferred_language="en", sms_consent=True, source="demo"),
+                      preferred_language="en", sms_consent_at=at(-700, 14, 5), **consent, source="demo"),
             m.Patient(id="demo-robert", mrn="DEMO-1004", given_name="Robert", family_name="Johnson",
                       birth_date=dt.date(1962, 11, 8), mobile_phone="+15550100104",
-                      preferred_language="en", sms_consent=True, source="demo"),
+                      preferred_language="en", sms_consent_at=at(-90, 10, 20), **consent, source="demo"),
             m.Patient(id="demo-aisha", mrn="DEMO-1005", given_name="Aisha", family_name="Patel",
                       birth_date=dt.date(1985, 6, 19), mobile_phone="+15550100105",
-                      preferred_language="en", sms_consent=True, source="demo"),
+                      preferred_language="en", sms_consent_at=at(-500, 16, 0), **consent, source="demo"),
             m.Patient(id="demo-tom", mrn="DEMO-1006", given_name="Tom", family_name="Becker",
                       birth_date=dt.date(1990, 2, 14), mobile_phone="+15550100106",
-                      preferred_language="en", sms_consent=False, source="demo"),
+                      preferred_language="en", sms_consent=False, sms_consent_at=None, sms_consent_method=None,
+                      sms_consent_scope=None, source="demo"),
         ]
         for p in patients:
             put(p)
@@ -264,6 +270,10 @@ def seed_demo(db: Database, today: Optional[dt.date] = None) -> Dict[str, int]:
         team("demo-linda", "prov-chen", "pharmacist", True)
         put(m.Condition(id="demo-linda-cond-hf", patient_id="demo-linda", name="Heart failure",
                         code="84114007", onset_date=d(-6)))
+        # the stay she was discharged from three days ago: check-ins follow on day 2 and day 7 (bot/outreach/)
+        put(m.HospitalStay(id="demo-linda-stay", patient_id="demo-linda", facility="Riverside General Hospital",
+                           admitted_on=d(-6), discharged_on=d(-3),
+                           reason="Fluid built up because her heart was not pumping as strongly as it should"))
         put(m.Appointment(id="demo-linda-appt-followup", patient_id="demo-linda", starts_at=at(4, 11, 0),
                           clinic_id="clinic-northside", provider_id="prov-lee", kind="hospital follow-up visit",
                           specialty="primary care",
@@ -343,6 +353,7 @@ def seed_demo(db: Database, today: Optional[dt.date] = None) -> Dict[str, int]:
                                          "A nephrologist (kidney doctor) helps protect your kidneys.",
                        priority="routine", status="completed", sent_on=d(-80), received_on=d(-78),
                        approved_on=d(-75), scheduled_on=d(-70), completed_on=d(-40), report_received=True,
+                       report_recorded_at=at(-38, 15, 30),  # marked back by the care team (no summary typed)
                        how_to_book=None, what_to_bring=None))
         put(m.Medication(id="demo-robert-med-amlodipine", patient_id="demo-robert", name="amlodipine", dose="10 mg",
                          schedule="once a day", prescriber_id="prov-okafor", start_date=d(-900), status="active"))
@@ -444,5 +455,5 @@ def seed_demo(db: Database, today: Optional[dt.date] = None) -> Dict[str, int]:
 
     order = ("patients", "clinics", "clinic_ratings", "providers", "care_team_members", "referrals",
              "appointments", "care_plans", "care_activities", "test_results", "medications",
-             "community_resources")
+             "hospital_stays", "community_resources")
     return {kind: counts[kind] for kind in order if kind in counts}
