@@ -11,8 +11,10 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
 
 from actions.base import CareAction, care_store, channel_of
+from bot.outreach.worker import REPLY_DAYS
 from bot.store import models as m
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,11 @@ class ActionOutreachReply(CareAction):
         now = dt.datetime.now()
         with care_store().db.session() as s:
             row = s.get(m.Outreach, int(outreach_id)) if outreach_id and str(outreach_id).isdigit() else None
+            if row is None:  # a later session: the last outreach this conversation got and did not answer
+                row = s.execute(select(m.Outreach).where(
+                    m.Outreach.conversation_id == tracker.sender_id, m.Outreach.status == "sent",
+                    m.Outreach.replied_at.is_(None), m.Outreach.sent_at >= now - dt.timedelta(days=REPLY_DAYS))
+                    .order_by(m.Outreach.sent_at.desc()).limit(1)).scalars().first()
             if row is None or row.conversation_id != tracker.sender_id:
                 # not an outreach of this conversation: a plain yes or no
                 dispatcher.utter_message(response="utter_anything_else")

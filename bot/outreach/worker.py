@@ -33,6 +33,7 @@ from bot.store import models as m
 
 log = logging.getLogger(__name__)
 
+REPLY_DAYS = 3  # a reply this long after an outreach message is still read as its answer
 PLAN_EVERY = 15 * 60  # seconds between planning passes (and at start, and when the day changes)
 # when several are due at once for one patient, what goes first (the caps defer the rest)
 PRIORITY = ("discharge_checkin", "visit_prep", "results_ready", "referral_not_scheduled", "report_back",
@@ -158,8 +159,10 @@ def reply_payload(kind: str) -> str:
     return "/affirm" + json.dumps({"outreach_reply": kind}, separators=(",", ":"))
 
 
-def send_due(db, now: Optional[dt.datetime] = None, worker: Optional[str] = None, limit: int = 200) -> Dict[str, int]:
-    """Take due rows one at a time (each in its own transaction) and send them; counts by outcome."""
+def send_due(db, now: Optional[dt.datetime] = None, worker: Optional[str] = None, limit: int = 200,
+             patient_ids: Optional[List[str]] = None) -> Dict[str, int]:
+    """Take due rows one at a time (each in its own transaction) and send them; counts by outcome.
+    `patient_ids`: only these patients' (a test on a shared store, or sending one patient's now)."""
     now = now or dt.datetime.now()
     worker = worker or worker_id()
     counts: Dict[str, int] = {}
@@ -172,6 +175,8 @@ def send_due(db, now: Optional[dt.datetime] = None, worker: Optional[str] = None
                      .order_by(m.Outreach.send_after, priority, m.Outreach.id).limit(1))
             if passed:
                 query = query.where(m.Outreach.id.notin_(passed))
+            if patient_ids is not None:
+                query = query.where(m.Outreach.patient_id.in_(patient_ids))
             if skip_locked:
                 query = query.with_for_update(skip_locked=True)
             row = s.execute(query).scalars().first()

@@ -227,3 +227,33 @@ def test_only_an_admin_adds_staff_and_the_new_account_signs_in(db, tmp_path):
     assert "Staff account added" in added and "sam@clinic.example" in added and signed == 303
     with db.session() as s:
         assert s.execute(select(m.StaffUser).where(m.StaffUser.email == "x@clinic.example")).first() is None
+
+
+def test_the_patient_page_lists_outreach_and_a_coordinator_pauses_it(db, tmp_path, sms):
+    import datetime as dt
+
+    from bot.outreach import worker
+    from bot.outreach.rules import plan
+
+    now = dt.datetime.now()
+    plan(db, today=now.date(), now=now)
+    with db.session() as s:
+        s.query(m.Outreach).filter(m.Outreach.patient_id == "demo-james").update({"send_after": now})
+    worker.send_due(db, now=now, worker="w1", patient_ids=["demo-james"])
+
+    async def scenario(client):
+        await sign_in(client)
+        page = await (await client.get("/staff/patients/demo-james")).text()
+        forged = await client.post("/staff/patients/demo-james/outreach", data={"paused": "1"})
+        paused = await client.post("/staff/patients/demo-james/outreach", data={"csrf": csrf_of(page), "paused": "1"})
+        return page, forged.status, await paused.text()
+
+    page, forged, paused = run(db, tmp_path, scenario)
+    assert "Messages CareNav sends first" in page and "Referral not booked" in page and "sent" in page
+    assert "agreed to texts" in page and "intake form" in page
+    assert forged == 403 and "Outreach paused" in paused and "Resume outreach" in paused
+    with db.session() as s:
+        james = s.get(m.Patient, "demo-james")
+        assert james.outreach_paused and james.outreach_paused_by == "megan@clinic.example"
+    assert worker.send_due(db, now=now + dt.timedelta(days=1), worker="w1", patient_ids=["demo-james"]).get(
+        "sent") is None  # paused: nothing more goes out

@@ -16,6 +16,17 @@ from bot.store import models as m
 from tests.integration.test_sms import Phone
 
 
+@pytest.fixture(autouse=True)
+def sms_settings(monkeypatch):
+    """This process (where the test runs the worker's steps) knows the SMS provider and the secret
+    the servers use (a number's conversation id is keyed with it)."""
+    from tests.conftest import SMS_ACCOUNT_SID, SMS_AUTH_TOKEN, SMS_FROM, TEST_TOKEN_SECRET
+
+    monkeypatch.setenv("CARENAV_TOKEN_SECRET", TEST_TOKEN_SECRET)
+    for name, value in (("ACCOUNT_SID", SMS_ACCOUNT_SID), ("AUTH_TOKEN", SMS_AUTH_TOKEN), ("FROM", SMS_FROM)):
+        monkeypatch.setenv(f"CARENAV_SMS_{name}", value)
+
+
 @pytest.fixture
 def store(demo_db_url):
     from bot.store.db import Database
@@ -50,7 +61,7 @@ def send_now(assistant, store, patient_id: str, rule: str) -> m.Outreach:
         assert row is not None, f"no {rule} planned for {patient_id}"
         when = max(row.send_after, now)
         s.query(m.Outreach).filter(m.Outreach.patient_id == patient_id, m.Outreach.id != row.id).delete()
-    assert worker.send_due(store, now=when, worker="test").get("sent")
+    assert worker.send_due(store, now=when, worker="test", patient_ids=[patient_id]).get("sent")
     token = assistant.env["CARENAV_RASA_API_TOKEN"]
     assert worker.record_in_conversations(store, f"http://localhost:{assistant.ports.rasa}", token) >= 1
     with store.session() as s:
