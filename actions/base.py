@@ -3,7 +3,9 @@
 Actions stay thin: a subclass reads slots, calls one service in bot/ and dispatches responses.
 This base resolves the patient (bot.identity), binds the conversation to them, answers "sign in
 first" when nobody is verified, and turns any store failure into an apology with the clinic's
-phone number. Logs carry ids only.
+phone number. Logs carry ids only. The action's work runs in the conversation's language
+(bot.texts.use_language), so the phrases services build from facts match the responses Rasa
+renders from the same `language` slot.
 """
 from __future__ import annotations
 
@@ -18,10 +20,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from bot.identity import SMS_CHANNEL, Identity, identity_for
 from bot.metadata import SMS_LOCKED, SMS_MARKER, SMS_VERIFY
 from bot.settings import CLINIC_MAIN_PHONE
+from bot.texts import DEFAULT_LANGUAGE, language_code, use_language
 
 log = logging.getLogger(__name__)
 
 PATIENT_SLOT = "patient_id"
+LANGUAGE_SLOT = "language"
 
 
 @lru_cache(maxsize=1)
@@ -35,6 +39,20 @@ def care_store():
 
 def channel_of(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or ""
+
+
+def language_of(tracker: Tracker, identity: Optional[Identity] = None) -> str:
+    """The conversation's language: its `language` slot (the safety screen sets it from what the
+    patient writes), else the verified patient's preferred language, else English."""
+    slot = language_code(tracker.get_slot(LANGUAGE_SLOT))
+    if slot:
+        return slot
+    if identity is not None and identity.verified and identity.patient_id:
+        patient = care_store().patient(identity.patient_id)
+        preferred = language_code(patient.preferred_language) if patient is not None else None
+        if preferred:
+            return preferred
+    return DEFAULT_LANGUAGE
 
 
 def identity_of(tracker: Tracker) -> Identity:
@@ -65,7 +83,8 @@ class CareAction(Action):
                     return self.not_verified(dispatcher, tracker, identity)
                 if tracker.get_slot(PATIENT_SLOT) != identity.patient_id:
                     events.append(SlotSet(PATIENT_SLOT, identity.patient_id))
-            events.extend(self.answer(dispatcher, tracker, identity.patient_id) or [])
+            with use_language(language_of(tracker, identity)):
+                events.extend(self.answer(dispatcher, tracker, identity.patient_id) or [])
             return events
         except Exception as exc:  # never crash, never go silent, never half an answer
             log.error("action=%s conversation=%s failed (%s)", self.name(), tracker.sender_id,

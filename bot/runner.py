@@ -258,6 +258,9 @@ class Assistant:
             raise KeyboardInterrupt
 
         signal.signal(signal.SIGTERM, terminated)  # `kill` stops the servers too, not just this process
+        # Ctrl-C too, even when started from a script in the background (which starts us with
+        # SIGINT ignored)
+        signal.signal(signal.SIGINT, terminated)
         last_purge = None
         try:
             while True:

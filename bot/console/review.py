@@ -298,8 +298,17 @@ def _audit(db, staff_email: str, patient_id: str, action: str, now: Optional[dt.
                            patient_id=patient_id, record_kind=RECORD_KIND, action=action, actor=staff_email))
 
 
-def _check_bound(conversations: Optional[Conversations], staff_email: str, patient_id: str, sender_id: str) -> None:
-    if conversations is None or sender_id not in _bound_senders(conversations, patient_id, sender_id):
+def _outreach_senders(db, patient_id: str) -> Set[str]:
+    """The SMS conversations the assistant's outreach to this patient went to (their number's)."""
+    with db.session() as s:
+        return {c for c in s.execute(select(m.Outreach.conversation_id).where(
+            m.Outreach.patient_id == patient_id, m.Outreach.conversation_id.isnot(None)).distinct()).scalars()}
+
+
+def _check_bound(conversations: Optional[Conversations], staff_email: str, patient_id: str, sender_id: str,
+                 db=None) -> None:
+    theirs = sender_id in _outreach_senders(db, patient_id) if db is not None else False
+    if conversations is None or not (theirs or sender_id in _bound_senders(conversations, patient_id, sender_id)):
         log.warning("staff %s asked for conversation=%s as patient=%s's: not one of theirs; refused",
                     staff_email, sender_id, patient_id)
         raise LookupError(f"no conversation {sender_id!r} of patient {patient_id!r}")
@@ -314,7 +323,7 @@ def conversations_of(db, tracker_url: str, staff_email: str, patient_id: str,
     conversations = _open(tracker_url)
     if conversations is not None:
         try:
-            senders = sorted(_bound_senders(conversations, patient_id))
+            senders = sorted(_bound_senders(conversations, patient_id) | _outreach_senders(db, patient_id))
             if senders:
                 t = conversations.table
                 assert t is not None
@@ -343,7 +352,7 @@ def conversation(db, tracker_url: str, staff_email: str, patient_id: str, sender
     """One of the patient's conversations, turn by turn; LookupError if it is not theirs; audited."""
     conversations = _open(tracker_url)
     try:
-        _check_bound(conversations, staff_email, patient_id, sender_id)
+        _check_bound(conversations, staff_email, patient_id, sender_id, db)
         assert conversations is not None
         turns = _walk(_events(conversations, [sender_id], bot_text=True))
     finally:
@@ -368,7 +377,7 @@ def keep_as_story(db, tracker_url: str, staff_email: str, patient_id: str, sende
 
     conversations = _open(tracker_url)
     try:
-        _check_bound(conversations, staff_email, patient_id, sender_id)
+        _check_bound(conversations, staff_email, patient_id, sender_id, db)
     finally:
         if conversations is not None:
             conversations.dispose()

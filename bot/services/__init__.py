@@ -3,6 +3,11 @@
 A Reply names responses from domain.yml and fills their variables; the words live in the
 domain (with short SMS variants) and, for the pieces of sentences built from facts, in
 bot/knowledge/phrases.yml (`phrase`); the facts come from the store. `short` is True on SMS.
+
+Language: phrases come in the current language (bot.texts.use_language, set by the action from
+the conversation's `language` slot), and so do the store's vocabulary words a Reply passes to a
+response (a specialty, a referral's status: bot.texts.term); Rasa picks the response's own
+language variation from the same slot.
 """
 from __future__ import annotations
 
@@ -10,7 +15,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
 
-from bot.texts import phrase
+from bot.texts import localized, phrase
 
 LIST_LIMIT = 5  # long lists: the first few, then an offer of more
 SMS_LIST_LIMIT = 3
@@ -31,7 +36,9 @@ class Reply:
     disclosed: List[tuple] = field(default_factory=list)
 
     def say(self, response: str, buttons: Optional[List[Dict[str, str]]] = None, **variables) -> "Reply":
-        self.says.append(Say(response, variables, buttons))
+        # plain strings (a Day is one with more to it), store vocabulary in the current language
+        plain = {k: str(v) if isinstance(v, str) else v for k, v in localized(variables).items()}
+        self.says.append(Say(response, plain, buttons))
         return self
 
 
@@ -43,19 +50,36 @@ def button(title: str, intent: str, **entities) -> Dict[str, str]:
     return {"title": title, "payload": payload}
 
 
-def day(d: Optional[dt.date], today: Optional[dt.date] = None) -> str:
-    """'today', 'tomorrow', 'yesterday', or 'Tuesday, December 3'."""
+class Day(str):
+    """A date in words ('Tuesday, December 3', 'tomorrow'), and as `.on` the same date where it
+    follows a verb or a preposition: Spanish puts an article before a weekday ('vence el martes 3
+    de diciembre') but none before 'hoy' or 'mañana'. A phrase writes `{day.on}` there."""
+
+    on: str
+
+    def __new__(cls, words: str, on: Optional[str] = None) -> "Day":
+        made = super().__new__(cls, words)
+        made.on = words if on is None else on
+        return made
+
+
+def day(d: Optional[dt.date], today: Optional[dt.date] = None) -> Day:
+    """'today', 'tomorrow', 'yesterday', or 'Tuesday, December 3' ('martes 3 de diciembre'), with
+    the year when it is not this year's; in the current language."""
     if d is None:
-        return phrase("date.none")
+        return Day(phrase("date.none"))
     if isinstance(d, dt.datetime):
         d = d.date()
     today = today or dt.date.today()
     near = {0: "date.today", 1: "date.tomorrow", -1: "date.yesterday"}.get((d - today).days)
     if near:
-        return phrase(near)
+        return Day(phrase(near))
+    names = {"weekday": phrase(f"date.weekday.{d.weekday()}"), "month": phrase(f"date.month.{d.month}")}
     if d.year == today.year:
-        return phrase("date.day", weekday=f"{d:%A}", month=f"{d:%B}", day=d.day)
-    return phrase("date.day_year", weekday=f"{d:%A}", month=f"{d:%B}", day=d.day, year=d.year)
+        words = phrase("date.day", day=d.day, **names)
+    else:
+        words = phrase("date.day_year", day=d.day, year=d.year, **names)
+    return Day(words, phrase("date.on", day=words))
 
 
 def time_of_day(t: dt.datetime) -> str:
@@ -63,8 +87,11 @@ def time_of_day(t: dt.datetime) -> str:
     return phrase("time.am" if t.hour < 12 else "time.pm", hour=t.hour % 12 or 12, minutes=minutes)
 
 
-def when(t: dt.datetime, today: Optional[dt.date] = None) -> str:
-    return phrase("date.when", day=day(t.date(), today), time=time_of_day(t))
+def when(t: dt.datetime, today: Optional[dt.date] = None) -> Day:
+    """'Thursday, March 19 at 10:30 am' ('jueves 19 de marzo a las 10:30 a. m.')."""
+    on_day, at = day(t.date(), today), time_of_day(t)
+    key = "date.when_one" if t.hour % 12 == 1 else "date.when"  # Spanish: "a la una", "a las dos"
+    return Day(phrase(key, day=on_day, time=at), phrase(key, day=on_day.on, time=at))
 
 
 def bullets(items: Sequence[str]) -> str:

@@ -71,7 +71,7 @@ def send_now(assistant, store, patient_id: str, rule: str) -> m.Outreach:
     return row
 
 
-def test_a_referral_nudge_and_the_replies_to_it(assistant, sms_provider, store):
+def test_a_referral_nudge_and_the_replies_to_it(assistant, sms_provider, store, demo_db_url):
     phone = f"+1555031{uuid.uuid4().int % 10000:04d}"
     pid = new_patient(store, phone)
     today = dt.date.today()
@@ -101,6 +101,13 @@ def test_a_referral_nudge_and_the_replies_to_it(assistant, sms_provider, store):
     assert "Thank you for booking" in booked
     with store.session() as s:
         assert s.execute(select(m.Outreach.reply).where(m.Outreach.patient_id == pid)).scalar() == "booked"
+        conversation = s.execute(select(m.Outreach.conversation_id).where(m.Outreach.patient_id == pid)).scalar()
+
+    # the care team sees that conversation on the patient's console page (the number is theirs)
+    from bot.console import review
+
+    listed = review.conversations_of(store, demo_db_url, "coordinator@clinic.example", pid)
+    assert [c["sender_id"] for c in listed] == [conversation] and listed[0]["user_turns"] == 2
 
 
 def test_a_worse_answer_after_a_hospital_stay_is_an_urgent_hand_off(assistant, sms_provider, store):
