@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
@@ -41,18 +41,21 @@ def channel_of(tracker: Tracker) -> str:
     return tracker.get_latest_input_channel() or ""
 
 
-def language_of(tracker: Tracker, identity: Optional[Identity] = None) -> str:
-    """The conversation's language: its `language` slot (the safety screen sets it from what the
-    patient writes), else the verified patient's preferred language, else English."""
+def language_of(tracker: Tracker, identity: Optional[Identity] = None) -> Tuple[str, Optional[str]]:
+    """The language this turn's answer is in, and the language to set the slot to for the next
+    turns. Rasa renders this turn's responses from the `language` slot as it is now (the safety
+    screen sets it from what the patient writes), so the phrases follow the slot, else English;
+    when the slot is empty and the verified patient prefers another language (FHIR
+    Patient.communication, the demo seed), the slot is set to it for the turns that follow."""
     slot = language_code(tracker.get_slot(LANGUAGE_SLOT))
     if slot:
-        return slot
+        return slot, None
     if identity is not None and identity.verified and identity.patient_id:
         patient = care_store().patient(identity.patient_id)
         preferred = language_code(patient.preferred_language) if patient is not None else None
-        if preferred:
-            return preferred
-    return DEFAULT_LANGUAGE
+        if preferred and preferred != DEFAULT_LANGUAGE:
+            return DEFAULT_LANGUAGE, preferred
+    return DEFAULT_LANGUAGE, None
 
 
 def identity_of(tracker: Tracker) -> Identity:
@@ -83,8 +86,11 @@ class CareAction(Action):
                     return self.not_verified(dispatcher, tracker, identity)
                 if tracker.get_slot(PATIENT_SLOT) != identity.patient_id:
                     events.append(SlotSet(PATIENT_SLOT, identity.patient_id))
-            with use_language(language_of(tracker, identity)):
+            language, preferred = language_of(tracker, identity)
+            with use_language(language):
                 events.extend(self.answer(dispatcher, tracker, identity.patient_id) or [])
+            if preferred:
+                events.append(SlotSet(LANGUAGE_SLOT, preferred))
             return events
         except Exception as exc:  # never crash, never go silent, never half an answer
             log.error("action=%s conversation=%s failed (%s)", self.name(), tracker.sender_id,

@@ -317,9 +317,10 @@ class SmsInput(InputChannel):
         from bot.safety.answers import safety_replies
 
         await self._send_replies(phone, text, collector.messages
-                                 + safety_replies(text, phone_ref(phone), False, collector.messages))
+                                 + safety_replies(text, phone_ref(phone), False, collector.messages), language)
 
-    async def _send_replies(self, phone: str, text: str, messages: List[Dict[str, Any]]) -> None:
+    async def _send_replies(self, phone: str, text: str, messages: List[Dict[str, Any]],
+                            language: Optional[str] = None) -> None:
         bodies: List[str] = []
         choices: List[str] = []
         awaiting = False
@@ -335,7 +336,7 @@ class SmsInput(InputChannel):
                 for b in buttons:
                     choices.append(b.get("payload") or b.get("title") or "")
                     lines.append(f"{len(choices)}) {b.get('title', '')}")
-                part = (part + "\n" if part else "") + phrase("sms.reply_choices", choices=" ".join(lines))
+                part = (part + "\n" if part else "") + phrase("sms.reply_choices", language, choices=" ".join(lines))
             if part:
                 bodies.append(part)
         with self.db.session() as s:

@@ -1,10 +1,13 @@
 /* CareNav chat widget: the project's own small socket.io client (Engine.IO v4 over WebSocket),
-   speaking Rasa's socket.io channel. Nothing is loaded from the internet. */
+   speaking Rasa's socket.io channel. Nothing is loaded from the internet.
+   The page speaks English or Spanish (the language button; `?lang=es` in the address too): its
+   own words are in TEXTS, and each message carries the choice as metadata {"language": "es"}. */
 (function () {
   "use strict";
   var cfg = JSON.parse(document.body.getAttribute("data-config") || "{}");
   var store = window.sessionStorage;
-  var KEYS = { token: "carenav.token", session: "carenav.session", log: "carenav.log", who: "carenav.who" };
+  var KEYS = { token: "carenav.token", session: "carenav.session", log: "carenav.log", who: "carenav.who",
+               lang: "carenav.lang" };
   var logEl = document.getElementById("chat-log");
   var form = document.getElementById("chat-form");
   var input = document.getElementById("chat-input");
@@ -17,6 +20,50 @@
     try { var v = store.getItem(key); return v === null ? fallback : JSON.parse(v); } catch (e) { return fallback; }
   }
   function save(key, value) { try { store.setItem(key, JSON.stringify(value)); } catch (e) { /* full */ } }
+
+  /* ---------- the page's language ---------- */
+  var TEXTS = {
+    en: {
+      skip: "Skip to the chat", portal: "Patient portal", callUs: "Call us:", emergency: "Emergency",
+      demoTitle: "Demo sign-in",
+      demoNote: "For demonstration only: this stands in for the clinic's own login. Pick a demo patient to chat as them.",
+      demoPatient: "Demo patient", signIn: "Sign in (demo)", signOut: "Sign out",
+      signedIn: "Signed in as {who} (demo).", notSignedIn: "Not signed in.", signInFailed: "Sign-in failed: {error}",
+      unknownError: "unknown error",
+      chatTitle: "Ask CareNav", chatNote: "An automated care guide. It cannot give medical advice.",
+      log: "Conversation with CareNav", yourMessage: "Your message",
+      placeholder: "Type your question, e.g. why was I referred?", send: "Send",
+      youSaid: "You said: ", botSaid: "CareNav said: ", choices: "Choices",
+      connecting: "Connecting\u2026", connectedAs: "Connected, signed in as {who}.",
+      connected: "Connected (not signed in).", failed: "Could not connect. Please reload the page.",
+      lost: "Connection lost. Reconnecting\u2026",
+      switchTo: "Español", switchLang: "es", switchLabel: "Ver esta página en español"
+    },
+    es: {
+      skip: "Ir al chat", portal: "Portal del paciente", callUs: "Llámenos:", emergency: "Emergencia",
+      demoTitle: "Inicio de sesión de demostración",
+      demoNote: "Solo para demostración: reemplaza el inicio de sesión de la clínica. Elija un paciente de demostración para chatear como esa persona.",
+      demoPatient: "Paciente de demostración", signIn: "Iniciar sesión (demo)", signOut: "Cerrar sesión",
+      signedIn: "Sesión iniciada como {who} (demo).", notSignedIn: "No ha iniciado sesión.",
+      signInFailed: "No se pudo iniciar sesión: {error}", unknownError: "error desconocido",
+      chatTitle: "Pregúntele a CareNav", chatNote: "Una guía de atención automática. No puede dar consejos médicos.",
+      log: "Conversación con CareNav", yourMessage: "Su mensaje",
+      placeholder: "Escriba su pregunta, por ejemplo: ¿por qué me refirieron?", send: "Enviar",
+      youSaid: "Usted dijo: ", botSaid: "CareNav dijo: ", choices: "Opciones",
+      connecting: "Conectando\u2026", connectedAs: "Conectado, sesión iniciada como {who}.",
+      connected: "Conectado (sin iniciar sesión).", failed: "No se pudo conectar. Vuelva a cargar la página.",
+      lost: "Se perdió la conexión. Reconectando\u2026",
+      switchTo: "English", switchLang: "en", switchLabel: "View this page in English"
+    }
+  };
+  var fromAddress = (/[?&]lang=(en|es)\b/.exec(window.location.search) || [])[1];
+  var lang = fromAddress || load(KEYS.lang, "en");
+  if (!TEXTS[lang]) { lang = "en"; }
+  var clinicName = document.getElementById("clinic-name").textContent;
+  function t(key, values) {
+    var words = TEXTS[lang][key] || TEXTS.en[key] || "";
+    return words.replace(/\{(\w+)\}/g, function (all, name) { return values && name in values ? values[name] : all; });
+  }
 
   /* ---------- rendering ---------- */
   var URL_RE = /(https?:\/\/[^\s<>"')]+)/g;
@@ -38,7 +85,7 @@
     div.className = "msg " + (entry.who === "me" ? "me" : "bot");
     var label = document.createElement("span");
     label.className = "visually-hidden";
-    label.textContent = entry.who === "me" ? "You said: " : "CareNav said: ";
+    label.textContent = entry.who === "me" ? t("youSaid") : t("botSaid");
     div.appendChild(label);
     appendText(div, entry.text || "");
     logEl.appendChild(div);
@@ -46,7 +93,7 @@
       var group = document.createElement("div");
       group.className = "choices";
       group.setAttribute("role", "group");
-      group.setAttribute("aria-label", "Choices");
+      group.setAttribute("aria-label", t("choices"));
       entry.buttons.forEach(function (b) {
         var btn = document.createElement("button");
         btn.type = "button";
@@ -94,9 +141,17 @@
     this.close = function () { ws.onclose = null; ws.close(); };
   }
 
+  var connState = "connecting";
+  function showConnection(state) {
+    connState = state || connState;
+    var who = load(KEYS.who, null);
+    if (connState === "connected") { connEl.textContent = who ? t("connectedAs", { who: who }) : t("connected"); }
+    else { connEl.textContent = t(connState); }
+  }
+
   function connect() {
     if (socket) { socket.close(); }
-    connEl.textContent = "Connecting\u2026";
+    showConnection("connecting");
     var token = load(KEYS.token, null);
     socket = new MiniSocket(cfg.rasaUrl, token ? { token: token } : {}, {
       connect: function () {
@@ -107,8 +162,7 @@
           if (sessionId && payload !== sessionId) { /* the server gave a new chat */ }
           sessionId = payload;
           save(KEYS.session, sessionId);
-          var who = load(KEYS.who, null);
-          connEl.textContent = who ? "Connected, signed in as " + who + "." : "Connected (not signed in).";
+          showConnection("connected");
           while (pending.length) { socket.emit("user_uttered", pending.shift()); }
           fetchNotices();
         } else if (name === "bot_uttered" && payload) {
@@ -119,10 +173,10 @@
           if (payload.attachment) { addEntry({ who: "bot", text: String(payload.attachment.payload && payload.attachment.payload.src || "") }); }
         }
       },
-      error: function () { connEl.textContent = "Could not connect. Please reload the page."; },
+      error: function () { showConnection("failed"); },
       close: function () {
         sessionId = null;
-        connEl.textContent = "Connection lost. Reconnecting\u2026";
+        showConnection("lost");
         setTimeout(connect, 2000);
       }
     });
@@ -142,7 +196,7 @@
 
   function send(message, shown) {
     addEntry({ who: "me", text: shown || message });
-    var data = { message: message, session_id: sessionId };
+    var data = { message: message, session_id: sessionId, metadata: { language: lang } };
     if (socket && socket.connected && sessionId) { socket.emit("user_uttered", data); }
     else { pending.push(data); }
   }
@@ -160,10 +214,12 @@
   var select = document.getElementById("patient-select");
   var status = document.getElementById("signin-status");
   var signout = document.getElementById("signout-button");
+  var signInError = null;
   function showSignedIn() {
     var who = load(KEYS.who, null);
     signout.hidden = !who;
-    status.textContent = who ? "Signed in as " + who + " (demo)." : "Not signed in.";
+    if (signInError !== null) { status.textContent = t("signInFailed", { error: signInError || t("unknownError") }); }
+    else { status.textContent = who ? t("signedIn", { who: who }) : t("notSignedIn"); }
   }
   if (cfg.demoSignIn) {
     demo.hidden = false;
@@ -180,7 +236,8 @@
                                body: JSON.stringify({ patient_id: select.value }) })
         .then(function (r) { return r.json().then(function (b) { return { ok: r.ok, body: b }; }); })
         .then(function (res) {
-          if (!res.ok) { status.textContent = "Sign-in failed: " + (res.body.error || "unknown error"); return; }
+          if (!res.ok) { signInError = res.body.error || ""; showSignedIn(); return; }
+          signInError = null;
           if (load(KEYS.who, null) && load(KEYS.who, null) !== res.body.name) {
             history = []; persistLog(); logEl.textContent = ""; save(KEYS.session, null);
           }
@@ -192,6 +249,7 @@
         });
     });
     signout.addEventListener("click", function () {
+      signInError = null;
       [KEYS.token, KEYS.who, KEYS.session, KEYS.log].forEach(function (k) { store.removeItem(k); });
       history = []; logEl.textContent = "";
       showSignedIn();
@@ -200,6 +258,31 @@
     showSignedIn();
   }
 
-  history.forEach(function (e) { render(e, false); });
+  /* ---------- switching the page's language ---------- */
+  var langButton = document.getElementById("language-button");
+  var emergency = document.getElementById("emergency");
+  function each(selector, fn) { Array.prototype.forEach.call(document.querySelectorAll(selector), fn); }
+  function applyLanguage() {
+    document.documentElement.lang = lang;
+    document.title = clinicName + " - " + t("portal");
+    each("[data-i18n]", function (el) { el.textContent = t(el.getAttribute("data-i18n")); });
+    each("[data-i18n-placeholder]", function (el) { el.placeholder = t(el.getAttribute("data-i18n-placeholder")); });
+    each("[data-i18n-aria-label]", function (el) { el.setAttribute("aria-label", t(el.getAttribute("data-i18n-aria-label"))); });
+    emergency.insertBefore(document.getElementById("emergency-" + lang), emergency.firstElementChild);
+    langButton.textContent = t("switchTo");
+    langButton.lang = t("switchLang");
+    langButton.setAttribute("aria-label", t("switchLabel"));
+    showConnection();
+    if (cfg.demoSignIn) { showSignedIn(); }
+    logEl.textContent = "";
+    history.forEach(function (e) { render(e, false); });
+  }
+  langButton.addEventListener("click", function () {
+    lang = t("switchLang");
+    save(KEYS.lang, lang);
+    applyLanguage();
+  });
+
+  applyLanguage();
   connect();
 })();
