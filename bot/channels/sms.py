@@ -52,9 +52,14 @@ from bot.texts import text as say
 
 log = logging.getLogger(__name__)
 
-STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "revoke"}
-START_WORDS = {"start", "unstop", "yes", "subscribe", "optin", "opt in"}
-HELP_WORDS = {"help", "info"}
+# the carriers' keywords, and their Spanish equivalents (answered in Spanish)
+SPANISH_STOP_WORDS = {"para", "parar", "alto", "detener", "cancelar", "baja", "no mas", "no más"}
+SPANISH_START_WORDS = {"iniciar", "comenzar", "reanudar", "alta"}
+SPANISH_HELP_WORDS = {"ayuda"}
+STOP_WORDS = {"stop", "stopall", "unsubscribe", "cancel", "end", "quit", "optout", "opt out", "revoke"} \
+    | SPANISH_STOP_WORDS
+START_WORDS = {"start", "unstop", "yes", "subscribe", "optin", "opt in"} | SPANISH_START_WORDS
+HELP_WORDS = {"help", "info"} | SPANISH_HELP_WORDS
 MAX_BODY_CHARS = 1600
 
 
@@ -239,6 +244,8 @@ class SmsInput(InputChannel):
         word = " ".join(body.strip().lower().split()).strip(".!")
         now = dt.datetime.now()
         language = detect(body) if body.strip() else None
+        if word in SPANISH_STOP_WORDS | SPANISH_START_WORDS | SPANISH_HELP_WORDS:
+            language = "es"
         names = {"clinic_name": CLINIC_NAME, "clinic_phone": CLINIC_MAIN_PHONE}
         with self.db.session() as s:
             session = self._session(s, phone)

@@ -5,12 +5,20 @@
 - BlendedIntentClassifier  a logistic regression averaged with DIET's ranking
 - DomainGate        sends messages that do not read like the care domain to the fallback
 - CrisisDetector    the safety screen (bot/safety): emergencies override the classifier
+
+Spanish goes through the same pipeline to the same intents (training data in data/nlu/es/). The
+tokenizer's English lookup lemmas leave Spanish words as they are, and drop accents so "médico"
+and "medico" are one feature (English words have none: English features are unchanged); the
+entity ruler's vocabularies hold the Spanish phrases too, and it skips English words that are
+Spanish verbs ("me van a llamar"); DomainGate keeps a second model for Spanish (see there).
 """
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import Counter
-from typing import Any, Dict, List, Optional, Text
+from functools import lru_cache
+from typing import Any, Dict, FrozenSet, List, Optional, Text, Tuple
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -36,7 +44,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 from rasa.utils.tensorflow.constants import RANKING_LENGTH
 
-from bot.nlp.spacy_pipeline import analyse, entity_matcher
+from bot.nlp.spacy_pipeline import Match, analyse, entity_matcher
 from bot.nlp.vocab import care_words, english_logprob
 
 EMERGENCY_INTENT = "report_emergency"
@@ -45,10 +53,44 @@ EMERGENCY_ENTITY = "emergency_type"
 EMERGENCY_TYPES = {"utter_emergency_911": "call_911", "utter_emergency_988": "call_988",
                    "utter_emergency_poison": "poison_control"}
 
+# English vocabulary words that are common Spanish words: in a Spanish message they count only
+# after an article ("necesito la van", "una van"), not as the verb ("me van a llamar").
+SPANISH_FALSE_FRIENDS = {"van": frozenset({"la", "una", "un", "el", "esa", "esta", "the", "a"})}
+
+
+def message_language(text: str) -> Optional[str]:
+    """'en', 'es' or None (too short or mixed to tell): the safety screen's detector (cached)."""
+    from bot.safety.language import detect
+
+    return detect(text)
+
+
+def vocabulary_matches(text: str) -> List[Match]:
+    """The vocabulary entities in a message, without the Spanish false friends of English words."""
+    doc = analyse(text)
+    found = entity_matcher().matches(doc)
+    if not any(m.text.lower() in SPANISH_FALSE_FRIENDS for m in found) or message_language(text) != "es":
+        return found
+    kept = []
+    for m in found:
+        articles = SPANISH_FALSE_FRIENDS.get(m.text.lower())
+        if articles is not None:
+            before = [t.lower_ for t in doc if t.idx + len(t.text) <= m.start and not t.is_space]
+            if not before or before[-1] not in articles:
+                continue
+        kept.append(m)
+    return kept
+
+
+def _plain(word: str) -> str:
+    """Lowercase without accents: people type "medico", "cita" and "examenes" as often as not."""
+    return "".join(c for c in unicodedata.normalize("NFD", word.lower()) if unicodedata.category(c) != "Mn")
+
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_TOKENIZER, is_trainable=False)
 class CareTokenizer(Tokenizer):
-    """Tokens from spaCy's English tokenizer, each with its lookup lemma."""
+    """Tokens from spaCy's English tokenizer, each with its lookup lemma, lowercase and without
+    accents: Spanish is typed with and without them ("médico", "medico"), English has none."""
 
     @staticmethod
     def get_default_config() -> Dict[Text, Any]:
@@ -64,12 +106,12 @@ class CareTokenizer(Tokenizer):
         text = message.get(attribute)
         doc = analyse(text)
         tokens = [
-            Token(t.text, t.idx, lemma=(t.lemma_ or t.text).lower())
+            Token(t.text, t.idx, lemma=_plain(t.lemma_ or t.text))
             for t in doc
             if not t.is_space and not (t.is_punct and len(doc) > 1)
         ]
         if not tokens:
-            tokens = [Token(text, 0, lemma=text.lower())]
+            tokens = [Token(text, 0, lemma=_plain(text))]
         return self._apply_token_pattern(tokens)
 
 
@@ -87,7 +129,7 @@ class CareEntityRuler(GraphComponent, EntityExtractorMixin):
         return cls()
 
     def __init__(self) -> None:
-        self._matcher = entity_matcher()
+        entity_matcher()  # built at start-up, not on the first message
 
     def process(self, messages: List[Message]) -> List[Message]:
         for message in messages:
@@ -103,7 +145,7 @@ class CareEntityRuler(GraphComponent, EntityExtractorMixin):
                     ENTITY_ATTRIBUTE_CONFIDENCE: 1.0,
                     EXTRACTOR: self.__class__.__name__,
                 }
-                for m in self._matcher.matches(analyse(text))
+                for m in vocabulary_matches(text)
             ]
             if found:
                 message.set(ENTITIES, message.get(ENTITIES, []) + found, add_to_output=True)
@@ -152,8 +194,13 @@ class CrisisDetector(GraphComponent):
                 continue
             result = screen(text)
             entities = [e for e in message.get(ENTITIES, []) if e.get(ENTITY_ATTRIBUTE_TYPE) not in self.ADDED]
-            if result.language:
-                entities.append(self._entity("language", result.language, text))
+            # the language the screen read from the message; when it cannot tell ("ok", "1"), the
+            # one the patient chose on the web page (metadata "language"), else the slot stays
+            chosen = (message.get("metadata") or {}).get("language") if isinstance(
+                message.get("metadata"), dict) else None
+            language = result.language or (chosen if chosen in ("en", "es") else None)
+            if language:
+                entities.append(self._entity("language", language, text))
             predicted = (message.get(INTENT) or {}).get(INTENT_NAME_KEY)
             if result.is_emergency and result.answer:
                 ranking = [r for r in (message.get("intent_ranking") or [])
@@ -227,6 +274,80 @@ class BlendedIntentClassifier(LogisticRegressionClassifier):
         return messages
 
 
+SPANISH_STOPWORDS = frozenset(
+    "a al algo alguien alguna algun alguno ante aqui asi aun como con cual cuando de del desde donde e "
+    "el ella ello en entonces entre era es esa ese eso esta estaba estan estar este esto estoy fue fui "
+    "ha hace hacer hago han has hay he la las le les lo los me mi mis mas muy nada ni no nos nosotros o "
+    "otra otro para pero por porque pues puede pueden puedo podria que quien se sea ser si sin sobre "
+    "solo son soy su sus te tengo tiene tienen tener ti tu tus u un una uno usted ustedes va vamos voy y "
+    "ya yo favor porfa porfavor ok".split())
+
+
+CLITICS = ("nos", "les", "los", "las", "me", "te", "le", "lo", "la", "se")
+ENDINGS = tuple(sorted(
+    "amiento imiento aciones acion ando iendo ado ido ada ida aron ieron amos emos imos aba ian ia an en "
+    "ar er ir as es os a e o".split(), key=len, reverse=True))
+MIN_STEM = 4
+
+
+def _fold(word: str) -> str:
+    """A Spanish plural's singular, roughly ("citas" -> "cita", "doctores" -> "doctor")."""
+    if len(word) > 4 and word.endswith("es") and word[-3] in "rlndzj":
+        return word[:-2]
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def spanish_stem(word: str) -> str:
+    """A light Spanish stem of an accent-free word, so the forms people type meet: plural, then an
+    attached pronoun ("llamenme", "guardalo"), then one inflection ending, keeping 4 letters
+    ("llamen", "llaman", "llamar" -> "llam"; "examenes" -> "exam"; "cita", "citas" -> "cita")."""
+    word = _fold(word)
+    for clitic in CLITICS:
+        rest = word[: -len(clitic)]
+        if word.endswith(clitic) and len(rest) >= MIN_STEM and rest.endswith(("ar", "er", "ir", "ndo", "a", "e", "n")):
+            word = rest
+            break
+    for ending in ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= MIN_STEM:
+            return word[: -len(ending)]
+    return word
+
+
+def _accented(word: str) -> List[str]:
+    """The ways `word` (accent-free) may be written with its accents: one acute accent, any ñ."""
+    forms = {word}
+    for i, c in enumerate(word):  # at most one acute accent in a Spanish word
+        if c in "aeiou":
+            forms.add(word[:i] + "áéíóú"["aeiou".index(c)] + word[i + 1:])
+        if c == "u":
+            forms.add(word[:i] + "ü" + word[i + 1:])
+    positions = [i for i, c in enumerate(word) if c == "n"][:3]
+    for form in list(forms):
+        for mask in range(1, 2 ** len(positions)):
+            chars = list(form)
+            for bit, i in enumerate(positions):
+                if mask >> bit & 1:
+                    chars[i] = "ñ"
+            forms.add("".join(chars))
+    return sorted(forms)
+
+
+@lru_cache(maxsize=1)
+def _spanish_table():
+    from spacy.lookups import load_lookups
+
+    return load_lookups("es", ["lexeme_prob"]).get_table("lexeme_prob")
+
+
+def spanish_probability(word: str) -> float:
+    """P(word | Spanish) for an accent-free word, summed over its accented spellings (spaCy's
+    Spanish `lexeme_prob` table from spacy-lookups-data); 0 for a word the table lacks."""
+    table = _spanish_table()
+    return sum(math.exp(p) for p in (table.get(form) for form in _accented(word)) if p is not None)
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
 class DomainGate(GraphComponent):
     """Sends a message that does not read like the care domain to the fallback.
@@ -249,6 +370,18 @@ class DomainGate(GraphComponent):
        picked -0.5 for the threshold); config.yml's 0.5 was then chosen on the development
        held-out sets together with the FallbackClassifier's threshold (README, "NLU: measured").
 
+    Spanish. Both checks were English only: Spanish function words ("que", "mi", "de") are rare in
+    English, so with Spanish training data they would count as care words and score high, and an
+    English-only model sends every Spanish question to the fallback. So the gate keeps a second,
+    Spanish model learned the same way from the Spanish examples only (those marked `metadata:
+    language: es`, data/nlu/es/), over light stems of accent-free words ("exámenes", "examenes" ->
+    "exam"; `spanish_stem`), Spanish and English stop words removed, against Spanish word
+    frequencies (the same spacy-lookups-data table for Spanish). The English model is learned from the other examples
+    exactly as before, so English is judged as before. A message the language detector (the safety
+    screen's, bot/safety/language.py) calls Spanish is judged by the Spanish model, one it calls
+    English by the English model, and one too short to tell ("mis citas") passes if either passes.
+    `es_lm_threshold` (default: `lm_threshold`) is the Spanish threshold.
+
     A message naming a vocabulary entity (specialty, test, medicine, ...) always passes. The
     fallback offers the likely meanings as buttons instead of a wrong answer. Crisis phrases are
     checked after this, by CrisisDetector, so no gate can hide an emergency.
@@ -268,17 +401,22 @@ class DomainGate(GraphComponent):
         # a word belongs to a vocabulary when seen at least `min_count` times in its intents and
         # `ratio` times more often there than in small talk and out-of-scope examples
         return {"min_count": 2, "ratio": 3.0, "lm_weight": 0.95, "lm_threshold": -0.5,
-                "lm_intents": ["help", "bot_challenge", "request_human"]}
+                "es_lm_threshold": None, "lm_intents": ["help", "bot_challenge", "request_human"]}
 
     def __init__(self, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
                  care_words: Optional[List[str]] = None, emergency_words: Optional[List[str]] = None,
-                 word_scores: Optional[Dict[str, float]] = None) -> None:
+                 word_scores: Optional[Dict[str, float]] = None,
+                 spanish: Optional[Dict[str, Any]] = None) -> None:
         self._config = {**self.get_default_config(), **config}
         self._model_storage = model_storage
         self._resource = resource
         self.care_words = frozenset(care_words or ())
         self.emergency_words = frozenset(emergency_words or ())
         self.word_scores = dict(word_scores or {})
+        spanish = spanish or {}
+        self.es_care_words = frozenset(spanish.get("care_words") or ())
+        self.es_emergency_words = frozenset(spanish.get("emergency_words") or ())
+        self.es_word_scores = dict(spanish.get("word_scores") or {})
         self.unknown_score = math.log(1.0 - self._config["lm_weight"])
 
     @classmethod
@@ -292,6 +430,32 @@ class DomainGate(GraphComponent):
                 if not (t.is_punct or t.is_space)} - cls.STOPWORDS
 
     @classmethod
+    def _spanish_forms(cls, text: str) -> Dict[str, str]:
+        """stem -> the accent-free word it came from, without Spanish or English stop words."""
+        forms = {}
+        for token in analyse(text):
+            if token.is_punct or token.is_space:
+                continue
+            word = _plain(token.text)
+            if word in SPANISH_STOPWORDS or word in cls.STOPWORDS or _fold(word) in SPANISH_STOPWORDS:
+                continue
+            forms[spanish_stem(word)] = word
+        return forms
+
+    @classmethod
+    def _spanish_words(cls, text: str) -> set:
+        return set(cls._spanish_forms(text))
+
+    @staticmethod
+    def example_language(example: Message) -> str:
+        """'es' for an example marked `language: es` (on the example or its intent), else 'en'."""
+        metadata = example.get("metadata") or {}
+        for part in (metadata.get("example"), metadata.get("intent"), metadata):
+            if isinstance(part, dict) and part.get("language") in ("en", "es"):
+                return part["language"]
+        return "en"
+
+    @classmethod
     def learn_word_scores(cls, texts: List[str], weight: float) -> Dict[str, float]:
         """log(weight * P(lemma | texts) / P(lemma | English) + 1 - weight) for every lemma seen."""
         counts: Counter = Counter()
@@ -302,34 +466,69 @@ class DomainGate(GraphComponent):
         return {w: math.log(weight * (n / total) / math.exp(english.get(w, cls.UNKNOWN_LOGPROB)) + 1 - weight)
                 for w, n in counts.items()}
 
+    @classmethod
+    def learn_spanish_word_scores(cls, texts: List[str], weight: float) -> Dict[str, float]:
+        """The same scores for Spanish stems, against Spanish word frequencies: P(stem | Spanish)
+        is the sum of the probabilities of the words seen with that stem."""
+        counts: Counter = Counter()
+        seen: Dict[str, set] = {}
+        for text in texts:
+            forms = cls._spanish_forms(text)
+            counts.update(forms.keys())
+            for stem, word in forms.items():
+                seen.setdefault(stem, set()).add(word)
+        total = sum(counts.values()) or 1
+        scores = {}
+        for stem, n in counts.items():
+            background = sum(spanish_probability(word) for word in seen[stem]) or math.exp(cls.UNKNOWN_LOGPROB)
+            scores[stem] = math.log(weight * (n / total) / background + 1 - weight)
+        return scores
+
+    def _vocabulary(self, counts: Counter, other: Counter) -> List[str]:
+        return sorted(w for w, n in counts.items()
+                      if n >= self._config["min_count"] and n >= self._config["ratio"] * other.get(w, 0))
+
     def train(self, training_data: TrainingData) -> Resource:
-        care: Counter = Counter()
-        emergency: Counter = Counter()
-        other: Counter = Counter()
+        buckets: Dict[str, Tuple[Counter, Counter, Counter]] = {
+            "en": (Counter(), Counter(), Counter()), "es": (Counter(), Counter(), Counter())}
+        in_scope: Dict[str, List[str]] = {"en": [], "es": []}
         for example in training_data.intent_examples:
             intent, text = example.get(INTENT), example.get(TEXT) or ""
+            language = self.example_language(example)
+            care, emergency, other = buckets[language]
             bucket = emergency if intent == EMERGENCY_INTENT else other if intent in self.UNGATED else care
-            bucket.update(self._lemmas(text))
+            bucket.update(self._spanish_words(text) if language == "es" else self._lemmas(text))
+            if intent != "out_of_scope":
+                in_scope[language].append(text)
 
-        def vocabulary(counts) -> List[str]:
-            return sorted(w for w, n in counts.items()
-                          if n >= self._config["min_count"] and n >= self._config["ratio"] * other.get(w, 0))
-
-        self.care_words = frozenset(vocabulary(care)) | frozenset(care_words())
-        self.emergency_words = frozenset(vocabulary(emergency))
-        self.word_scores = self.learn_word_scores(
-            [e.get(TEXT) or "" for e in training_data.intent_examples if e.get(INTENT) != "out_of_scope"],
-            self._config["lm_weight"])
+        care, emergency, other = buckets["en"]
+        self.care_words = frozenset(self._vocabulary(care, other)) | frozenset(care_words())
+        self.emergency_words = frozenset(self._vocabulary(emergency, other))
+        self.word_scores = self.learn_word_scores(in_scope["en"], self._config["lm_weight"])
+        care, emergency, other = buckets["es"]
+        if in_scope["es"]:
+            self.es_care_words = (frozenset(self._vocabulary(care, other))
+                                  | frozenset(spanish_stem(_plain(w)) for w in care_words()))
+            self.es_emergency_words = frozenset(self._vocabulary(emergency, other))
+            self.es_word_scores = self.learn_spanish_word_scores(in_scope["es"], self._config["lm_weight"])
+        else:
+            self.es_care_words, self.es_emergency_words, self.es_word_scores = frozenset(), frozenset(), {}
         self.persist()
         return self._resource
 
     def persist(self) -> None:
         import json
 
+        def rounded(scores: Dict[str, float]) -> Dict[str, float]:
+            return {w: round(v, 4) for w, v in sorted(scores.items())}
+
         with self._model_storage.write_to(self._resource) as model_dir:
             (model_dir / "domain_gate.json").write_text(json.dumps(
                 {"care_words": sorted(self.care_words), "emergency_words": sorted(self.emergency_words),
-                 "word_scores": {w: round(v, 4) for w, v in sorted(self.word_scores.items())}}))
+                 "word_scores": rounded(self.word_scores),
+                 "spanish": {"care_words": sorted(self.es_care_words),
+                             "emergency_words": sorted(self.es_emergency_words),
+                             "word_scores": rounded(self.es_word_scores)}}))
 
     @classmethod
     def load(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
@@ -339,25 +538,48 @@ class DomainGate(GraphComponent):
         with model_storage.read_from(resource) as model_dir:
             saved = json.loads((model_dir / "domain_gate.json").read_text())
         return cls(config, model_storage, resource, saved["care_words"], saved["emergency_words"],
-                   saved.get("word_scores"))
+                   saved.get("word_scores"), saved.get("spanish"))
 
-    def domain_score(self, text: str) -> float:
+    def domain_score(self, text: str, language: str = "en") -> float:
+        if language == "es":
+            return self._score(self._spanish_words(text), self.es_word_scores)
         return self._score(self._lemmas(text))
 
-    def _score(self, lemmas: set) -> float:
-        return sum(self.word_scores.get(w, self.unknown_score) for w in lemmas)
+    def _score(self, lemmas: set, scores: Optional[Dict[str, float]] = None) -> float:
+        scores = self.word_scores if scores is None else scores
+        return sum(scores.get(w, self.unknown_score) for w in lemmas)
+
+    def _passes(self, words: set, intent: str, care: FrozenSet[str], emergency: FrozenSet[str],
+                scores: Dict[str, float], threshold: float) -> bool:
+        if intent == EMERGENCY_INTENT:  # only the vocabulary: an emergency is never gated harder
+            return bool(words & emergency)
+        if intent not in self.UNGATED and not words & care:
+            return False
+        if not words:  # only stop words ("what can you do"): the score has nothing to judge
+            return True
+        return self._score(words, scores) >= threshold
+
+    def _passes_english(self, text: str, intent: str) -> bool:
+        return self._passes(self._lemmas(text), intent, self.care_words, self.emergency_words,
+                            self.word_scores, self._config["lm_threshold"])
+
+    def _passes_spanish(self, text: str, intent: str) -> bool:
+        threshold = self._config["es_lm_threshold"]
+        return self._passes(self._spanish_words(text), intent, self.es_care_words, self.es_emergency_words,
+                            self.es_word_scores, self._config["lm_threshold"] if threshold is None else threshold)
 
     def in_domain(self, text: str, intent: str) -> bool:
-        if entity_matcher().matches(analyse(text)):
+        if vocabulary_matches(text):
             return True
-        lemmas = self._lemmas(text)
-        if intent == EMERGENCY_INTENT:  # only the vocabulary: an emergency is never gated harder
-            return bool(lemmas & self.emergency_words)
-        if intent not in self.UNGATED and not lemmas & self.care_words:
-            return False
-        if not lemmas:  # only stop words ("what can you do"): the score has nothing to judge
-            return True
-        return self._score(lemmas) >= self._config["lm_threshold"]
+        if not self.es_word_scores:  # no Spanish training data: the English model alone
+            return self._passes_english(text, intent)
+        language = message_language(text)
+        if language == "es":
+            return self._passes_spanish(text, intent)
+        english = self._passes_english(text, intent)
+        if english or language == "en":
+            return english
+        return self._passes_spanish(text, intent)  # too short to tell: either language may pass it
 
     def gated(self, intent: str) -> bool:
         return intent not in self.UNGATED or intent in self._config["lm_intents"]

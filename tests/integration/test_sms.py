@@ -98,3 +98,17 @@ def test_long_replies_split_on_words_and_numbered():
     assert " ".join(p.rsplit(" (", 1)[0] for p in parts).split() == text.split()
     unicode_parts = split_sms("Résumé naïve café ✓ " * 10)
     assert all(len(p) <= 70 for p in unicode_parts)
+
+
+def test_spanish_stop_and_start_keywords_are_honoured_and_answered_in_spanish(assistant, sms_provider):
+    phone = Phone(assistant, sms_provider, f"+1555041{uuid.uuid4().int % 10000:04d}")
+    stopped = phone.text("PARAR")
+    assert "Ya no recibirá mensajes" in stopped
+    before = len(sms_provider.messages_to(phone.number))
+    assert _send(assistant, phone.number, "hola").status_code == 200
+    import time
+
+    time.sleep(3)
+    assert len(sms_provider.messages_to(phone.number)) == before  # opted out: no answer
+    assert "Volverá a recibir mensajes" in phone.text("INICIAR")
+    assert "Emergencia: 911" in phone.text("AYUDA")
