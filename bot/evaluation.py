@@ -37,7 +37,9 @@ HOLDOUT_FINAL = PROJECT_ROOT / "tests" / "nlu_holdout_final.yml"
 HOLDOUT_WRITERS = PROJECT_ROOT / "tests" / "nlu_holdout_writers.yml"
 # a fourth writer, scored once after every choice of that session (0.945): reported on its own
 HOLDOUT_LAST = PROJECT_ROOT / "tests" / "nlu_holdout_last.yml"
-HOLDOUTS = (HOLDOUT, HOLDOUT_UNSEEN, HOLDOUT_FINAL, HOLDOUT_WRITERS, HOLDOUT_LAST)
+# Spanish: two writers first-scored once (0.976), training duplicates removed; its own language
+HOLDOUT_ES = PROJECT_ROOT / "tests" / "nlu_holdout_es.yml"
+HOLDOUTS = (HOLDOUT, HOLDOUT_UNSEEN, HOLDOUT_FINAL, HOLDOUT_WRITERS, HOLDOUT_LAST, HOLDOUT_ES)
 OOS_EVAL = PROJECT_ROOT.parent / "shared" / "data" / "eval" / "clinc150_oos.json"
 REJECTED = {"out_of_scope", "nlu_fallback"}
 EMERGENCY = "report_emergency"

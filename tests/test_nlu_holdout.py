@@ -22,7 +22,7 @@ def _norm(text: str) -> str:
 
 def _training_texts() -> set:
     texts = set()
-    for path in sorted((ROOT / "data" / "nlu").glob("*.yml")):
+    for path in sorted((ROOT / "data" / "nlu").rglob("*.yml")):  # data/nlu/es too
         for block in (yaml.safe_load(path.read_text()) or {}).get("nlu", []):
             for line in (block.get("examples") or "").splitlines():
                 line = line.strip()
@@ -72,3 +72,7 @@ def test_held_out_accuracy_and_emergency_recall(capsys):
     print(f"held-out accuracy {figures.accuracy:.3f}, emergency recall {figures.emergency_recall:.3f}")
     assert figures.emergency_recall == 1.0, figures.errors
     assert figures.accuracy >= 0.90, f"held-out accuracy {figures.accuracy:.3f} < 0.90"
+    # each language on its own (tests/nlu_holdout_es.yml is Spanish)
+    assert set(figures.by_language) == {"en", "es"}, figures.by_language
+    for language, part in figures.by_language.items():
+        assert part["accuracy"] >= 0.90, f"{language} held-out accuracy {part['accuracy']:.3f} < 0.90"
