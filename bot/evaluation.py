@@ -171,8 +171,10 @@ def evaluate_model(model: Path, name: str = "model", holdouts: Sequence[Path] = 
         for language in languages:
             pairs = [(gold, guess) for (_, gold, lang), guess in zip(examples, held) if lang == language]
             lang_accuracy, lang_f1, lang_recall, _ = _scores(pairs)
+            has_emergencies = any(gold == EMERGENCY for gold, _ in pairs)
             by_language[language] = {"examples": len(pairs), "accuracy": lang_accuracy, "macro_f1": lang_f1,
-                                     "emergency_recall": lang_recall}
+                                     # no emergency among them: no recall to report (not 0)
+                                     "emergency_recall": lang_recall if has_emergencies else None}
     return Figures(
         name=name,
         accuracy=accuracy,
@@ -184,6 +186,10 @@ def evaluate_model(model: Path, name: str = "model", holdouts: Sequence[Path] = 
         by_language=by_language,
         errors=errors,
     )
+
+
+def _recall(value: Optional[float]) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def train_nlu(config: str, out: Path) -> tuple[Path, float]:
@@ -221,7 +227,7 @@ def table(results: list[Figures]) -> str:
         *[[f"  in {language}", *[f"{r.by_language.get(language, {}).get('macro_f1', 0):.3f}" for r in results]]
           for language in _languages(results)],
         ["emergency recall", *[f"{r.emergency_recall:.3f}" for r in results]],
-        *[[f"  in {language}", *[f"{r.by_language.get(language, {}).get('emergency_recall', 0):.3f}"
+        *[[f"  in {language}", *[_recall(r.by_language.get(language, {}).get("emergency_recall"))
                                  for r in results]]
           for language in _languages(results)],
         ["out-of-scope rejection", *[("-" if r.oos_rejection is None else f"{r.oos_rejection:.3f}")
