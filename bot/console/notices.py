@@ -6,7 +6,8 @@ for on the web page on the web page; a specialist's report back goes by text whe
 agreed to texts. Texts only when the clinic has an SMS provider and the patient has not sent STOP:
 the SMS is written to the outbox (`sms_outbox`), whose loop in the Rasa server delivers and
 retries it. Otherwise it waits for the patient's next visit to the web chat, which fetches it once
-signed in (`GET /api/notices`, the clinic web app) and shows it as a message from the care team.
+signed in (`GET /api/notices`, the clinic web app), shows it as a message from the care team and
+says so (`POST /api/notices/seen`).
 
 The text is in the patient's language (the hand-off's, else the patient's preferred one), made from
 bot/knowledge/phrases.yml; logs carry ids only.
@@ -66,19 +67,29 @@ def notify(s, patient: m.Patient, kind: str, subject_id: object, message: str, s
     return notice
 
 
-def pending_for_web(db, patient_id: str, now: Optional[dt.datetime] = None) -> List[dict]:
-    """The notices waiting for the patient's web visit, oldest first; marked delivered and audited."""
-    now = now or dt.datetime.now()
+def pending_for_web(db, patient_id: str) -> List[dict]:
+    """The notices waiting for the patient's web visit, oldest first. They stay waiting until the
+    page says it showed them (`mark_seen`): a page closed while fetching loses nothing."""
     with db.session() as s:
         rows = s.execute(select(m.PatientNotice).where(
             m.PatientNotice.patient_id == patient_id, m.PatientNotice.channel == "web",
             m.PatientNotice.delivered_at.is_(None)).order_by(m.PatientNotice.id)).scalars().all()
         patient = s.get(m.Patient, patient_id)
         language = patient.preferred_language if patient is not None else None
-        out = [{"id": r.id, "kind": r.kind, "title": phrase("notice.web_intro", language), "text": r.text,
-                "at": r.created_at.isoformat(timespec="seconds")} for r in rows]
+        return [{"id": r.id, "kind": r.kind, "title": phrase("notice.web_intro", language), "text": r.text,
+                 "at": r.created_at.isoformat(timespec="seconds")} for r in rows]
+
+
+def mark_seen(db, patient_id: str, ids: List[int], now: Optional[dt.datetime] = None) -> int:
+    """The web page showed these notices to the patient: delivered, audited. Only the patient's own
+    notices are touched; how many were."""
+    now = now or dt.datetime.now()
+    with db.session() as s:
+        rows = s.execute(select(m.PatientNotice).where(
+            m.PatientNotice.patient_id == patient_id, m.PatientNotice.id.in_(ids),
+            m.PatientNotice.delivered_at.is_(None))).scalars().all()
         for r in rows:
             r.delivered_at = now
             s.add(m.AuditEvent(at=now, conversation_id=None, channel="web", patient_id=patient_id,
                                record_kind="care team message", action=f"shown: {r.kind}"))
-    return out
+        return len(rows)

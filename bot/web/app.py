@@ -97,21 +97,44 @@ def create_app(rasa_url: str = "http://localhost:5005", store=None, demo_signin:
         return web.json_response({"token": issue_token(patient_id), "patient_id": patient_id,
                                   "name": patient.display_name})
 
-    async def notices(request: web.Request) -> web.Response:
-        """What the care team told the signed-in patient since their last visit (shown once)."""
-        from bot.console.notices import pending_for_web
+    def patient_of(request: web.Request) -> Optional[str]:
         from bot.identity import TokenError, patient_from_token
 
         auth = request.headers.get("Authorization", "")
         try:
-            patient_id = patient_from_token(auth[7:] if auth.startswith("Bearer ") else None)
+            return patient_from_token(auth[7:] if auth.startswith("Bearer ") else None)
         except TokenError:
+            return None
+
+    async def notices(request: web.Request) -> web.Response:
+        """What the care team told the signed-in patient since their last visit (until shown)."""
+        from bot.console.notices import pending_for_web
+
+        patient_id = patient_of(request)
+        if patient_id is None:
             return web.json_response({"error": "sign in first"}, status=401)
         return web.json_response({"notices": pending_for_web(care_store().db, patient_id)},
                                  headers={"Cache-Control": "no-store"})
 
+    async def notices_seen(request: web.Request) -> web.Response:
+        """The page showed these notices: `{"ids": [...]}` (the patient's own only)."""
+        from bot.console.notices import mark_seen
+
+        patient_id = patient_of(request)
+        if patient_id is None:
+            return web.json_response({"error": "sign in first"}, status=401)
+        try:
+            body = await request.json()
+        except (ValueError, UnicodeDecodeError):
+            body = None
+        ids = body.get("ids") if isinstance(body, dict) else None
+        if not isinstance(ids, list) or len(ids) > 100 or not all(isinstance(i, int) for i in ids):
+            return web.json_response({"error": "send {\"ids\": [notice ids]}"}, status=400)
+        return web.json_response({"seen": mark_seen(care_store().db, patient_id, ids)})
+
     app.router.add_get("/", index)
     app.router.add_get("/api/notices", notices)
+    app.router.add_post("/api/notices/seen", notices_seen)
     app.router.add_get("/health", health)
     app.router.add_get("/demo/patients", demo_patients)
     app.router.add_post("/demo/sign-in", demo_sign_in)

@@ -157,10 +157,17 @@ def test_a_hand_off_asked_for_on_the_web_is_answered_once_at_the_next_web_visit(
         other = await (await client.get("/api/notices", headers={
             "Authorization": f"Bearer {token_for('demo-linda')}"})).json()
         first = await (await client.get("/api/notices", headers=tom)).json()
+        again = await (await client.get("/api/notices", headers=tom)).json()  # not shown yet: still there
+        ids = [n["id"] for n in first["notices"]]
+        forged = await client.post("/api/notices/seen", json={"ids": ids}, headers={
+            "Authorization": f"Bearer {token_for('demo-linda')}"})  # not Linda's: nothing changes
+        seen = await (await client.post("/api/notices/seen", json={"ids": ids}, headers=tom)).json()
         second = await (await client.get("/api/notices", headers=tom)).json()
+        assert again == first and (await forged.json())["seen"] == 0 and seen["seen"] == 1
         await client.post(f"/staff/handoffs/{handoff + 1}/resolve", data={"csrf": csrf, "outcome": "reached"})
         maria = await (await client.get("/api/notices", headers={
             "Authorization": f"Bearer {token_for('demo-maria')}"})).json()
+        assert (await client.post("/api/notices/seen", json={"ids": "x"}, headers=tom)).status == 400
         return nobody.status, other, first, second, maria
 
     nobody, other, first, second, maria = run(db, tmp_path, scenario)

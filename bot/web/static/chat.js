@@ -7,7 +7,7 @@
   var cfg = JSON.parse(document.body.getAttribute("data-config") || "{}");
   var store = window.sessionStorage;
   var KEYS = { token: "carenav.token", session: "carenav.session", log: "carenav.log", who: "carenav.who",
-               lang: "carenav.lang" };
+               lang: "carenav.lang", notices: "carenav.notices" };
   var logEl = document.getElementById("chat-log");
   var form = document.getElementById("chat-form");
   var input = document.getElementById("chat-input");
@@ -182,14 +182,26 @@
     });
   }
 
-  /* what the care team told the signed-in patient since their last visit, shown once */
+  /* what the care team told the signed-in patient since their last visit: shown once, then the
+     page says so (a page closed before that shows it again at the next visit, never loses it) */
   function fetchNotices() {
     var token = load(KEYS.token, null);
     if (!token) { return; }
-    fetch("/api/notices", { headers: { "Authorization": "Bearer " + token } })
+    var auth = { "Authorization": "Bearer " + token };
+    fetch("/api/notices", { headers: auth })
       .then(function (r) { return r.ok ? r.json() : { notices: [] }; })
       .then(function (body) {
-        (body.notices || []).forEach(function (n) { addEntry({ who: "bot", text: n.title + ": " + n.text }); });
+        var shown = load(KEYS.notices, []);
+        var ids = [];
+        (body.notices || []).forEach(function (n) {
+          if (shown.indexOf(n.id) < 0) { addEntry({ who: "bot", text: n.title + ": " + n.text }); shown.push(n.id); }
+          ids.push(n.id);
+        });
+        save(KEYS.notices, shown.slice(-200));
+        if (ids.length) {
+          fetch("/api/notices/seen", { method: "POST", headers: { "Authorization": auth.Authorization,
+                "Content-Type": "application/json" }, body: JSON.stringify({ ids: ids }) });
+        }
       })
       .catch(function () { /* shown at the next visit */ });
   }
