@@ -11,10 +11,9 @@ from typing import Any, Dict, List, Text
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
-from sqlalchemy import select
 
 from actions.base import CareAction, care_store, channel_of
-from bot.outreach.worker import REPLY_DAYS
+from bot.outreach.worker import awaiting_reply
 from bot.store import models as m
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ class ActionOutreachReply(CareAction):
     needs_patient = False  # the outreach was sent to this conversation's number: its answer may follow
 
     def answer(self, dispatcher, tracker, patient_id):
-        from bot.outreach.rules import render
+        from bot.outreach.messages import render
 
         outreach_id = tracker.get_slot("outreach_id")
         kind = self.entity(tracker, "outreach_reply")
@@ -50,10 +49,7 @@ class ActionOutreachReply(CareAction):
         with care_store().db.session() as s:
             row = s.get(m.Outreach, int(outreach_id)) if outreach_id and str(outreach_id).isdigit() else None
             if row is None:  # a later session: the last outreach this conversation got and did not answer
-                row = s.execute(select(m.Outreach).where(
-                    m.Outreach.conversation_id == tracker.sender_id, m.Outreach.status == "sent",
-                    m.Outreach.replied_at.is_(None), m.Outreach.sent_at >= now - dt.timedelta(days=REPLY_DAYS))
-                    .order_by(m.Outreach.sent_at.desc()).limit(1)).scalars().first()
+                row = awaiting_reply(s, tracker.sender_id, now)
             if row is None or row.conversation_id != tracker.sender_id:
                 # not an outreach of this conversation: a plain yes or no
                 dispatcher.utter_message(response="utter_anything_else")

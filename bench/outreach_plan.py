@@ -37,12 +37,11 @@ from typing import Callable, Dict, Iterator, List, Optional
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import create_engine, delete, func, insert, select, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from sqlalchemy import delete, func, insert, select, text  # noqa: E402
 
 from bot.outreach.rules import plan  # noqa: E402
 from bot.store import models as m  # noqa: E402
-from bot.store.db import Database  # noqa: E402
+from bot.store.db import Database, scratch_database  # noqa: E402
 
 TARGET_SECONDS = 60.0
 CHUNK = 5000
@@ -139,23 +138,6 @@ def sqlite_store(workdir: Path) -> Iterator[Database]:
         db.dispose()
 
 
-@contextmanager
-def postgres_store(url: str) -> Iterator[Database]:
-    admin = create_engine(url, future=True, isolation_level="AUTOCOMMIT")
-    name = f"carenav_outreach_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(url).set(database=name).render_as_string(hide_password=False))
-    try:
-        db.create_schema()
-        yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
 def timed(run: Callable[[], object]) -> tuple:
     start = time.perf_counter()
     result = run()
@@ -207,7 +189,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         with tempfile.TemporaryDirectory() as workdir:
             results.append(bench("SQLite", sqlite_store(Path(workdir)), args.patients, args.seed))
     if args.pg_url:
-        results.append(bench("PostgreSQL", postgres_store(args.pg_url), args.patients, args.seed))
+        store = scratch_database(args.pg_url, "carenav_outreach_bench")
+        results.append(bench("PostgreSQL", store, args.patients, args.seed))
     else:
         print("PostgreSQL: skipped (no --pg-url and CARENAV_TEST_PG_URL is not set)")
     print()

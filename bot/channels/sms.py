@@ -66,16 +66,10 @@ MAX_BODY_CHARS = 1600
 def outreach_reply(s, conversation_id: str, text: str, now: dt.datetime) -> Optional[str]:
     """Words answering the outreach message this number got last ("already booked", "ya tengo
     cita", "worse"), as the payload of that answer (bot/outreach/); None for anything else."""
-    from sqlalchemy import select
+    from bot.outreach.messages import reply_kind
+    from bot.outreach.worker import awaiting_reply, choice_kinds, reply_payload
 
-    from bot.outreach.rules import reply_kind
-    from bot.outreach.worker import REPLY_DAYS, choice_kinds, reply_payload
-    from bot.store.models import Outreach
-
-    row = s.execute(select(Outreach.rule).where(
-        Outreach.conversation_id == conversation_id, Outreach.status == "sent", Outreach.channel == "sms",
-        Outreach.replied_at.is_(None), Outreach.sent_at >= now - dt.timedelta(days=REPLY_DAYS))
-        .order_by(Outreach.sent_at.desc()).limit(1)).first()
+    row = awaiting_reply(s, conversation_id, now)
     if row is None or len(text) > 80:
         return None
     kind = reply_kind(text, allowed=choice_kinds(row.rule))

@@ -47,6 +47,7 @@ def notify(s, patient: m.Patient, kind: str, subject_id: object, message: str, s
     """Write a notice for the patient in session `s`: SMS (through the outbox) or the web page.
     `by_sms`: True for a reply to a text, False for a reply on the web, None: texts if consented."""
     from bot.settings import CLINIC_NAME
+    from bot.sms.outbox import add_to_outbox
     from bot.sms.segments import split_sms
 
     if by_sms is None:
@@ -57,9 +58,7 @@ def notify(s, patient: m.Patient, kind: str, subject_id: object, message: str, s
                              channel="sms" if by_sms else "web", created_at=now, created_by=staff_email)
     if by_sms:
         body = phrase("notice.sms_frame", language, clinic=CLINIC_NAME, message=message)
-        for part in split_sms(body):
-            s.add(m.SmsOutbox(to_phone=patient.mobile_phone, body=part, status="pending", attempts=0,
-                              created_at=now, next_attempt_at=now))
+        add_to_outbox(s, patient.mobile_phone, split_sms(body), now)
         notice.delivered_at = now
     s.add(notice)
     s.flush()

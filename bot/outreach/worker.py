@@ -86,7 +86,9 @@ def _cap_wait(s, row: m.Outreach, zone, now: dt.datetime) -> Optional[dt.datetim
 def _deliver(s, row: m.Outreach, now: dt.datetime, worker: str) -> str:
     """Send one taken row, or decide it waits, is skipped or cancelled. The outcome word."""
     from bot.console.notices import can_text
-    from bot.outreach.rules import in_waking_hours, next_waking, patient_zone, render, still_due
+    from bot.outreach.messages import render
+    from bot.outreach.rules import in_waking_hours, next_waking, patient_zone, still_due
+    from bot.sms.outbox import add_to_outbox
     from bot.sms.provider import phone_ref
     from bot.sms.segments import split_sms
 
@@ -120,9 +122,7 @@ def _deliver(s, row: m.Outreach, now: dt.datetime, worker: str) -> str:
         return "waits (daily or weekly limit)"
     message = render(s, row)
     if row.channel == "sms":
-        for part in split_sms(message.sms):
-            s.add(m.SmsOutbox(to_phone=patient.mobile_phone, body=part, status="pending", attempts=0,
-                              created_at=now, next_attempt_at=now))
+        add_to_outbox(s, patient.mobile_phone, split_sms(message.sms), now)
         session = s.get(m.SmsSession, patient.mobile_phone)
         if session is None:
             session = m.SmsSession(phone=patient.mobile_phone, opted_out=False, awaiting_dob=False, failures=0)
@@ -142,6 +142,14 @@ def _deliver(s, row: m.Outreach, now: dt.datetime, worker: str) -> str:
                        record_kind="outreach", action=f"sent: {row.rule}"))
     log.info("outreach=%s rule=%s patient=%s sent (%s)", row.id, row.rule, row.patient_id, row.channel)
     return "sent"
+
+
+def awaiting_reply(s, conversation_id: str, now: dt.datetime) -> Optional[m.Outreach]:
+    """The last SMS outreach this conversation got, sent within REPLY_DAYS and not answered yet."""
+    return s.execute(select(m.Outreach).where(
+        m.Outreach.conversation_id == conversation_id, m.Outreach.status == "sent", m.Outreach.channel == "sms",
+        m.Outreach.replied_at.is_(None), m.Outreach.sent_at >= now - dt.timedelta(days=REPLY_DAYS))
+        .order_by(m.Outreach.sent_at.desc()).limit(1)).scalars().first()
 
 
 def choice_kinds(rule: str) -> List[str]:

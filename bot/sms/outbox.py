@@ -74,23 +74,29 @@ class UndeliverableView:
     last_error: Optional[str]
 
 
+def add_to_outbox(s, to: str, bodies: List[str], now: dt.datetime, due: Optional[dt.datetime] = None) -> List[int]:
+    """Write SMS segments to the outbox in session `s` (the caller's transaction): pending, sent by
+    the outbox loop from `due` (default now); their ids."""
+    from bot.store.models import SmsOutbox
+
+    ids = []
+    for body in bodies:
+        row = SmsOutbox(to_phone=to, body=body, status="pending", attempts=0, created_at=now,
+                        next_attempt_at=due or now)
+        s.add(row)
+        s.flush()
+        ids.append(row.id)
+    return ids
+
+
 class Outbox:
     def __init__(self, db, client: ProviderClient) -> None:
         self.db, self.client = db, client
 
     def enqueue(self, to: str, bodies: List[str], now: Optional[dt.datetime] = None) -> List[int]:
-        from bot.store.models import SmsOutbox
-
         now = now or dt.datetime.now()
-        ids = []
         with self.db.session() as s:
-            for body in bodies:
-                row = SmsOutbox(to_phone=to, body=body, status="pending", attempts=0, created_at=now,
-                                next_attempt_at=now + SENDING_GRACE)
-                s.add(row)
-                s.flush()
-                ids.append(row.id)
-        return ids
+            return add_to_outbox(s, to, bodies, now, due=now + SENDING_GRACE)
 
     async def attempt(self, outbox_id: int, now: Optional[dt.datetime] = None) -> bool:
         """One try at one row; its new state is written. True when the provider took it."""

@@ -151,3 +151,25 @@ def shared_database(create_schema: bool = False) -> Database:
         db.create_schema()
         _schema_ready.add(url)
     return db
+
+
+@contextmanager
+def scratch_database(server_url: str, prefix: str) -> Iterator[Database]:
+    """A new, empty database with the schema on the PostgreSQL server at `server_url` (tests and
+    benchmarks), dropped afterwards."""
+    import uuid
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url, future=True, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    db = Database(make_url(server_url).set(database=name).render_as_string(hide_password=False))
+    try:
+        db.create_schema()
+        yield db
+    finally:
+        db.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+

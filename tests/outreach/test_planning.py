@@ -16,18 +16,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.outreach import rules
-from bot.outreach.rules import (
-    Message,
-    clinic_zone,
-    in_waking_hours,
-    next_waking,
-    patient_zone,
-    plan,
-    render,
-    reply_kind,
-    send_time,
-    still_due,
-)
+from bot.outreach.messages import Message, render, reply_kind
+from bot.outreach.rules import clinic_zone, in_waking_hours, next_waking, patient_zone, plan, send_time, still_due
 from bot.sms.segments import split_sms
 from bot.store import models as m
 from bot.store.db import Database

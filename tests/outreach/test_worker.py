@@ -159,20 +159,20 @@ def test_paused_stopped_and_web_only_patients(db):
 
 
 def test_a_crash_between_taking_a_row_and_sending_it_sends_once_after_the_restart(db, monkeypatch):
-    from bot.outreach import rules
+    from bot.outreach import messages, rules
 
     now = at(db, JAMES, TODAY, 11)
     rules.plan(db, today=TODAY, now=now)
-    real = rules.render
+    real = messages.render
 
     def crash(*_a, **_k):
         raise KeyboardInterrupt("the worker died here")
 
-    monkeypatch.setattr(rules, "render", crash)
+    monkeypatch.setattr(messages, "render", crash)
     with pytest.raises(KeyboardInterrupt):
         worker.send_due(db, now=now, worker="w1")
     assert texts_to(db, JAMES) == [] and all(r.status == "planned" for r in rows(db, JAMES))
-    monkeypatch.setattr(rules, "render", real)
+    monkeypatch.setattr(messages, "render", real)
     worker.send_due(db, now=now, worker="w2")
     worker.send_due(db, now=now + dt.timedelta(minutes=5), worker="w3")
     sent = [r for r in rows(db, JAMES) if r.status == "sent"]

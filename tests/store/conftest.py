@@ -3,15 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import uuid
 from contextlib import contextmanager
 from typing import Iterator
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
-from bot.store.db import Database
+from bot.store.db import Database, scratch_database
 
 # A fixed "today" keeps the assertions exact; the seed is relative to it like it is to the real date.
 TODAY = dt.date(2026, 3, 10)
@@ -24,19 +21,8 @@ def fresh_postgres_database(prefix: str = "carenav_test") -> Iterator[Database]:
     if not url:
         pytest.fail("CARENAV_TEST_PG_URL is not set: run `make test`, or start PostgreSQL with "
                     "`scripts/pg-test-server start` and export the URL it prints")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, future=True, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(url).set(database=name).render_as_string(hide_password=False))
-    try:
-        db.create_schema()
+    with scratch_database(url, prefix) as db:
         yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

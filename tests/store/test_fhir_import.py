@@ -9,14 +9,12 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections import Counter
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import func, select
 
 from bot.store import models as m
 from bot.store.db import Database
@@ -559,19 +557,10 @@ def pg_db():
     if not url:
         yield None
         return
-    name = f"carenav_fhir_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url, future=True, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db = Database(make_url(url).set(database=name).render_as_string(hide_password=False))
-    db.create_schema()
-    try:
+    from bot.store.db import scratch_database
+
+    with scratch_database(url, "carenav_fhir") as db:
         yield db
-    finally:
-        db.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.mark.postgres
